@@ -1,0 +1,370 @@
+/*
+ * bar-access: the guest side of the BAR memory type tests.
+ *
+ * Runs as /init of an initramfs on an aarch64 Linux guest.  It maps one
+ * PCI BAR through sysfs twice, resourceN (the kernel maps it Device-nGnRE)
+ * and resourceN_wc (Normal-NC), runs each access case in a forked child,
+ * and prints one line a case:
+ *
+ *   bar-access: <mapping> <case> <result>
+ *
+ * where result is OK (the access worked and the data landed), BAD-DATA
+ * (it worked, the data did not land) or the signal and si_code that
+ * killed it, e.g. SIGBUS/BUS_ADRALN.  Then it powers the machine off.
+ *
+ * Kernel command line parameters (passed to /init as environment):
+ *   BAR_ACCESS_DEVICE=vvvv:dddd   PCI vendor:device to test (required)
+ *   BAR_ACCESS_BAR=N              BAR index (default 2)
+ *
+ * Copyright (c) 2026 QEMU arm64 WC project
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define COPY_LEN 4096
+
+/* What a child reports back through a shared page. */
+struct report {
+    int sig;
+    int code;
+    int data_ok;
+};
+
+static struct report *report;
+static volatile uint8_t *bar;
+static size_t bar_len;
+static uint8_t ram[2 * COPY_LEN];
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    report->sig = sig;
+    report->code = si->si_code;
+    _exit(2);
+}
+
+/* Byte loads are never misaligned: use them to check what landed. */
+static int bar_equals(size_t off, const uint8_t *expect, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (bar[off + i] != expect[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int bar_is(size_t off, uint8_t value, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (bar[off + i] != value) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void bar_fill(size_t off, uint8_t value, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        bar[off + i] = value;
+    }
+}
+
+static void fill_pattern(uint8_t *p, size_t len, uint8_t seed)
+{
+    for (size_t i = 0; i < len; i++) {
+        p[i] = (uint8_t)(seed + i * 7);
+    }
+}
+
+static int store8(size_t off)
+{
+    uint64_t v = 0x1122334455667788ull, r;
+
+    asm volatile("str %1, [%0]" : : "r"(bar + off), "r"(v) : "memory");
+    asm volatile("ldr %0, [%1]" : "=r"(r) : "r"(bar + off) : "memory");
+    return r == v && bar_equals(off, (const uint8_t *)&v, 8);
+}
+
+static int load8(size_t off)
+{
+    uint64_t v = 0x0102030405060708ull, r;
+
+    memcpy(ram, &v, 8);
+    for (int i = 0; i < 8; i++) {
+        bar[off + i] = ram[i];
+    }
+    asm volatile("ldr %0, [%1]" : "=r"(r) : "r"(bar + off) : "memory");
+    return r == v;
+}
+
+static int stp_ldp(size_t off)
+{
+    uint64_t a = 0xa1a2a3a4a5a6a7a8ull, b = 0xb1b2b3b4b5b6b7b8ull, ra, rb;
+
+    asm volatile("stp %1, %2, [%0]" : : "r"(bar + off), "r"(a), "r"(b)
+                 : "memory");
+    asm volatile("ldp %0, %1, [%2]" : "=r"(ra), "=r"(rb) : "r"(bar + off)
+                 : "memory");
+    return ra == a && rb == b && bar_equals(off, (const uint8_t *)&a, 8);
+}
+
+static int copy(size_t dst_off, size_t src_off)
+{
+    fill_pattern(ram + src_off, COPY_LEN, (uint8_t)dst_off);
+    memcpy((void *)(bar + dst_off), ram + src_off, COPY_LEN);
+    return bar_equals(dst_off, ram + src_off, COPY_LEN);
+}
+
+static unsigned zva_block_size(void)
+{
+    uint64_t dczid;
+
+    asm("mrs %0, dczid_el0" : "=r"(dczid));
+    return 4u << (dczid & 0xf);
+}
+
+static int dc_zva(size_t off)
+{
+    unsigned len = zva_block_size();
+
+    bar_fill(off, 0xa5, len);
+    asm volatile("dc zva, %0" : : "r"(bar + off) : "memory");
+    return bar_is(off, 0, len);
+}
+
+static int zero(size_t off)
+{
+    bar_fill(off, 0x5a, COPY_LEN);
+    memset((void *)(bar + off), 0, COPY_LEN);
+    return bar_is(off, 0, COPY_LEN);
+}
+
+struct access_case {
+    const char *name;
+    int (*run)(size_t off);
+    size_t off;
+};
+
+static int copy_aligned(size_t off)
+{
+    return copy(off, 0);
+}
+
+static int copy_misaligned(size_t off)
+{
+    return copy(off + 3, 5);
+}
+
+static const struct access_case cases[] = {
+    { "store8-aligned",     store8,          0x100 },
+    { "store8-unaligned",   store8,          0x201 },
+    { "load8-unaligned",    load8,           0x301 },
+    { "stp-ldp-aligned",    stp_ldp,         0x400 },
+    { "stp-ldp-unaligned",  stp_ldp,         0x504 },
+    { "memcpy-aligned",     copy_aligned,    0x1000 },
+    { "memcpy-misaligned",  copy_misaligned, 0x3000 },
+    { "dc-zva",             dc_zva,          0x5000 },
+    { "memset0-aligned",    zero,            0x6000 },
+    { "memset0-misaligned", zero,            0x8003 },
+};
+
+static const char *signame(int sig)
+{
+    switch (sig) {
+    case SIGBUS: return "SIGBUS";
+    case SIGSEGV: return "SIGSEGV";
+    case SIGILL: return "SIGILL";
+    default: return "SIG?";
+    }
+}
+
+static const char *codename(int sig, int code)
+{
+    if (sig == SIGBUS) {
+        switch (code) {
+        case BUS_ADRALN: return "BUS_ADRALN";
+        case BUS_ADRERR: return "BUS_ADRERR";
+        case BUS_OBJERR: return "BUS_OBJERR";
+        }
+    } else if (sig == SIGSEGV) {
+        switch (code) {
+        case SEGV_MAPERR: return "SEGV_MAPERR";
+        case SEGV_ACCERR: return "SEGV_ACCERR";
+        }
+    }
+    return "?";
+}
+
+static void run_case(const char *mapping, const struct access_case *c)
+{
+    int status;
+    pid_t pid;
+
+    memset(report, 0, sizeof(*report));
+    pid = fork();
+    if (pid == 0) {
+        struct sigaction sa = { .sa_sigaction = on_fault,
+                                .sa_flags = SA_SIGINFO };
+
+        sigaction(SIGBUS, &sa, NULL);
+        sigaction(SIGSEGV, &sa, NULL);
+        sigaction(SIGILL, &sa, NULL);
+        report->data_ok = c->run(c->off);
+        _exit(0);
+    }
+    waitpid(pid, &status, 0);
+    if (report->sig) {
+        printf("bar-access: %-12s %-20s %s/%s\n", mapping, c->name,
+               signame(report->sig), codename(report->sig, report->code));
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        printf("bar-access: %-12s %-20s %s\n", mapping, c->name,
+               report->data_ok ? "OK" : "BAD-DATA");
+    } else {
+        printf("bar-access: %-12s %-20s DIED(status 0x%x)\n", mapping,
+               c->name, status);
+    }
+    fflush(stdout);
+}
+
+static int read_hex(const char *dir, const char *file, unsigned *val)
+{
+    char path[512], buf[32];
+    FILE *f;
+    int ok;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    f = fopen(path, "r");
+    if (!f) {
+        return 0;
+    }
+    ok = fgets(buf, sizeof(buf), f) != NULL;
+    fclose(f);
+    *val = strtoul(buf, NULL, 16);
+    return ok;
+}
+
+static int find_device(unsigned vendor, unsigned device, char *out, size_t len)
+{
+    const char *base = "/sys/bus/pci/devices";
+    DIR *d = opendir(base);
+    struct dirent *e;
+    int found = 0;
+
+    while (d && (e = readdir(d)) && !found) {
+        char dir[512];
+        unsigned v, dv;
+
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
+        if (read_hex(dir, "vendor", &v) && read_hex(dir, "device", &dv) &&
+            v == vendor && dv == device) {
+            snprintf(out, len, "%s", dir);
+            found = 1;
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    return found;
+}
+
+static void test_mapping(const char *dev, const char *file)
+{
+    char path[600];
+    struct stat st;
+    void *p;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%s", dev, file);
+    fd = open(path, O_RDWR | O_SYNC);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        printf("bar-access: %-12s cannot open %s: %s\n", file, path,
+               strerror(errno));
+        return;
+    }
+    bar_len = st.st_size;
+    p = mmap(NULL, bar_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        printf("bar-access: %-12s cannot mmap %s: %s\n", file, path,
+               strerror(errno));
+        return;
+    }
+    if (bar_len < 0x9000 + COPY_LEN) {
+        printf("bar-access: %-12s BAR too small (%zu bytes)\n", file, bar_len);
+        munmap(p, bar_len);
+        return;
+    }
+    bar = p;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        run_case(file, &cases[i]);
+    }
+    munmap(p, bar_len);
+}
+
+int main(void)
+{
+    const char *id = getenv("BAR_ACCESS_DEVICE");
+    const char *bar_env = getenv("BAR_ACCESS_BAR");
+    int bar_index = bar_env ? atoi(bar_env) : 2;
+    unsigned vendor, device;
+    char dev[512], file[32], path[600];
+    FILE *enable;
+
+    /* The initramfs holds only /init: bring up the console and sysfs. */
+    mkdir("/dev", 0755);
+    if (mount("devtmpfs", "/dev", "devtmpfs", 0, NULL) == 0) {
+        int console = open("/dev/console", O_RDWR);
+
+        if (console >= 0) {
+            dup2(console, 0);
+            dup2(console, 1);
+            dup2(console, 2);
+        }
+    }
+    mkdir("/sys", 0755);
+    mount("sysfs", "/sys", "sysfs", 0, NULL);
+    report = mmap(NULL, sizeof(*report), PROT_READ | PROT_WRITE,
+                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    printf("bar-access: DC ZVA block size %u bytes\n", zva_block_size());
+    if (!id || sscanf(id, "%x:%x", &vendor, &device) != 2) {
+        printf("bar-access: set BAR_ACCESS_DEVICE=vendor:device\n");
+    } else if (!find_device(vendor, device, dev, sizeof(dev))) {
+        printf("bar-access: no PCI device %04x:%04x\n", vendor, device);
+    } else {
+        printf("bar-access: device %s BAR %d\n", strrchr(dev, '/') + 1,
+               bar_index);
+        snprintf(path, sizeof(path), "%s/enable", dev);
+        enable = fopen(path, "w");
+        if (enable) {
+            fputs("1", enable);
+            fclose(enable);
+        }
+        snprintf(file, sizeof(file), "resource%d", bar_index);
+        test_mapping(dev, file);
+        snprintf(file, sizeof(file), "resource%d_wc", bar_index);
+        test_mapping(dev, file);
+    }
+    printf("bar-access: done\n");
+    fflush(stdout);
+    reboot(RB_POWER_OFF);
+    return 0;
+}

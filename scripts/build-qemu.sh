@@ -1,0 +1,83 @@
+#!/bin/bash
+# Stage the series and build qemu-system-aarch64 for this host, with ccache.
+#
+#   build-qemu.sh            the patched tree: build/qemu/src -> build/qemu/build
+#   build-qemu.sh --stock    stock QEMU (pristine + base fixups only):
+#                            build/qemu/stock-src -> build/qemu/build-stock
+#   build-qemu.sh --no-stage build QEMU_TREE as it is (series.py check --build)
+#
+# Extra ninja targets may follow the options.  The build directory is
+# configured once and reused, so editing one source file rebuilds only what
+# depends on it; the time taken is printed.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+stage=1
+stock=
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --stock) stock=1 ;;
+    --no-stage) stage= ;;
+    --*) die "unknown option $1" ;;
+    *) break ;;
+    esac
+    shift
+done
+
+if [ -n "$stock" ]; then
+    tree=${QEMU_TREE:-$BUILD/qemu/stock-src}
+    bdir=${QEMU_BUILD_DIR:-$BUILD/qemu/build-stock}
+else
+    tree=${QEMU_TREE:-$BUILD/qemu/src}
+    bdir=${QEMU_BUILD_DIR:-$BUILD/qemu/build}
+fi
+
+if [ -n "$stage" ]; then
+    if [ -n "$stock" ]; then
+        [ -d "$BUILD/qemu/src/.git" ] || "$TOP/scripts/series.py" stage
+        if [ ! -e "$tree/.git" ]; then
+            git -C "$BUILD/qemu/src" worktree prune
+            git -C "$BUILD/qemu/src" worktree add -q --detach "$tree" base
+        fi
+        git -C "$tree" checkout -q --detach base
+    else
+        "$TOP/scripts/series.py" stage
+    fi
+fi
+
+# Objects from the patched and the stock tree hash alike.
+export CCACHE_BASEDIR=$BUILD
+export CCACHE_NOHASHDIR=1
+command -v ccache >/dev/null || die "ccache is missing: run scripts/install-host-deps.sh"
+
+config=(
+    --python=/usr/bin/python3
+    --target-list=aarch64-softmmu
+    --without-default-features
+    --enable-fdt=system --enable-tcg --enable-kvm
+    --disable-docs --disable-install-blobs --disable-werror
+    --disable-tools --disable-guest-agent
+)
+stamp="${config[*]}"
+if [ ! -f "$bdir/build.ninja" ] || [ "$(cat "$bdir/.configured-with" 2>/dev/null)" != "$stamp" ]; then
+    note "configuring $bdir"
+    rm -rf "$bdir"
+    mkdir -p "$bdir"
+    (cd "$bdir" && "$tree/configure" "${config[@]}" >configure.log 2>&1) || {
+        tail -30 "$bdir/configure.log"
+        die "configure failed (log: $bdir/configure.log)"
+    }
+    echo "$stamp" >"$bdir/.configured-with"
+fi
+
+targets=(qemu-system-aarch64 "$@")
+note "building ${targets[*]} in $bdir"
+start=$(date +%s.%N)
+steps=$(ninja -C "$bdir" -n "${targets[@]}" | grep -c '^\[' || true)
+ninja -C "$bdir" "${targets[@]}" >"$bdir/ninja.log" 2>&1 || {
+    tail -40 "$bdir/ninja.log"
+    die "build failed (log: $bdir/ninja.log)"
+}
+end=$(date +%s.%N)
+printf '==> built %s: %d step(s) in %.1f s\n' "$bdir/qemu-system-aarch64" "$steps" \
+    "$(awk "BEGIN { print $end - $start }")"

@@ -1,0 +1,38 @@
+#!/bin/bash
+# Guest assets for the BAR access tests, under build/guest/:
+#   vmlinuz         Debian's arm64 kernel (linux-image-arm64 from bookworm,
+#                   downloaded as a .deb through a private apt configuration
+#                   and unpacked, never installed)
+#   bar-access.cpio an initramfs whose /init is guest/bar-access.c, built
+#                   with aarch64-linux-gnu-gcc -static (glibc)
+# Each is rebuilt only when missing or older than its source.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+out=$BUILD/guest
+mkdir -p "$out"
+
+if [ ! -f "$out/vmlinuz" ]; then
+    note "downloading Debian's arm64 kernel (linux-image-arm64, bookworm)"
+    private_apt_update
+    pkg=$(private_apt_cache depends linux-image-arm64 2>/dev/null |
+          sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)/\1/p' | head -1)
+    [ -n "$pkg" ] || die "cannot resolve linux-image-arm64 in bookworm"
+    rm -rf "$out/deb" && mkdir -p "$out/deb"
+    (cd "$out/deb" && private_apt download "$pkg" >/dev/null) ||
+        die "cannot download $pkg"
+    dpkg-deb --fsys-tarfile "$out"/deb/*.deb |
+        tar -x -C "$out/deb" --wildcards './boot/vmlinuz-*'
+    mv "$out"/deb/boot/vmlinuz-* "$out/vmlinuz"
+    echo "$pkg $(dpkg-deb -f "$out"/deb/*.deb Version)" >"$out/vmlinuz.version"
+    rm -rf "$out/deb"
+fi
+
+src=$TOP/guest/bar-access.c
+if [ ! -f "$out/bar-access.cpio" ] || [ "$src" -nt "$out/bar-access.cpio" ]; then
+    note "cross-building the guest program into $out/bar-access.cpio"
+    rm -rf "$out/initramfs" && mkdir -p "$out/initramfs"
+    aarch64-linux-gnu-gcc -static -O2 -Wall -Werror -o "$out/initramfs/init" "$src"
+    (cd "$out/initramfs" && echo init | cpio --quiet -o -H newc) >"$out/bar-access.cpio"
+fi
+echo "guest: $(cat "$out/vmlinuz.version"), $out/bar-access.cpio"

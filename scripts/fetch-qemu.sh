@@ -1,0 +1,68 @@
+#!/bin/bash
+# Print the location of the pinned QEMU source, downloading it if needed.
+#
+#   QEMU_SRC unset:        Debian's qemu $QEMU_DEB_VERSION orig tarball, from
+#                          the archive's sid suite through a private apt
+#                          configuration, verified against the pinned sha256.
+#   QEMU_SRC=<tarball>     that tarball (any upstream v10.2.x release).
+#   QEMU_SRC=<directory>   that source tree (any upstream v10.2.x checkout).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+check_version() {
+    case "$1" in
+    10.2.*) ;;
+    *) die "QEMU_SRC is QEMU $1; this series is for v10.2.x" ;;
+    esac
+}
+
+if [ -n "${QEMU_SRC:-}" ]; then
+    if [ -d "$QEMU_SRC" ]; then
+        [ -f "$QEMU_SRC/VERSION" ] || die "QEMU_SRC=$QEMU_SRC has no VERSION file: not a QEMU tree"
+        check_version "$(cat "$QEMU_SRC/VERSION")"
+    elif [ -f "$QEMU_SRC" ]; then
+        v=$(tar -xOf "$QEMU_SRC" --wildcards '*/VERSION' 2>/dev/null | head -1) ||
+            die "QEMU_SRC=$QEMU_SRC is not a QEMU source tarball"
+        check_version "$v"
+    else
+        die "QEMU_SRC=$QEMU_SRC does not exist"
+    fi
+    echo "$QEMU_SRC"
+    exit 0
+fi
+
+dl=$BUILD/dl
+tarball=$dl/$QEMU_ORIG
+mkdir -p "$dl"
+
+verify() {
+    echo "$QEMU_ORIG_SHA256  $tarball" | sha256sum -c --quiet - >/dev/null 2>&1
+}
+
+if [ -f "$tarball" ] && verify; then
+    echo "$tarball"
+    exit 0
+fi
+
+note "downloading Debian source package qemu=$QEMU_DEB_VERSION (private apt config in $BUILD/apt)" >&2
+rm -f "$tarball"
+private_apt_update >&2
+if ! (cd "$dl" && private_apt source --download-only "qemu=$QEMU_DEB_VERSION") >&2 ||
+    [ ! -f "$tarball" ]; then
+    rm -f "$tarball"
+    cat >&2 <<MSG
+error: cannot download Debian's qemu source package $QEMU_DEB_VERSION
+  (the archive may have dropped that version, or it cannot be reached).
+  Ways out:
+    - put $QEMU_ORIG (sha256 $QEMU_ORIG_SHA256)
+      into $dl/ and run again, or
+    - QEMU_SRC=/path/to/qemu-10.2.x.tar.xz or QEMU_SRC=/path/to/qemu (a v10.2.x
+      checkout) to use your own upstream source.
+MSG
+    exit 1
+fi
+verify || {
+    rm -f "$tarball"
+    die "$QEMU_ORIG does not match the pinned sha256 $QEMU_ORIG_SHA256"
+}
+echo "$tarball"

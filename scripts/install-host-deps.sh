@@ -1,0 +1,72 @@
+#!/bin/bash
+# Install what this project needs to build and test on Debian 12 (bookworm).
+#
+# System changes, each made once and reported (re-running changes nothing):
+#   - adds /etc/apt/sources.list.d/qemu-wc-bookworm-backports.sources
+#     (bookworm-backports, binary packages only; apt's default pinning keeps
+#     backports at priority 100, so only what is asked for with -t comes from it)
+#   - installs Debian packages with apt-get (list below), meson and
+#     python3-pycotap from bookworm-backports (QEMU 10.2 needs meson >= 1.5)
+# Source packages are fetched with a project-private apt configuration
+# (scripts/fetch-qemu.sh, scripts/fetch-guest.sh): nothing else is touched.
+set -euo pipefail
+
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+
+BACKPORTS=/etc/apt/sources.list.d/qemu-wc-bookworm-backports.sources
+PKGS=(
+    build-essential ninja-build pkg-config ccache git python3 python3-venv
+    libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev device-tree-compiler
+    flex bison bzip2 xz-utils cpio file perl
+    gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+    libjson-c-dev libcmocka-dev
+)
+BACKPORT_PKGS=(meson python3-pycotap)
+
+if ! grep -qs bookworm-backports "$BACKPORTS"; then
+    echo "install-host-deps: adding $BACKPORTS (bookworm-backports)"
+    $SUDO tee "$BACKPORTS" >/dev/null <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    need_update=1
+fi
+
+missing() {
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
+            echo "$p"
+    done
+}
+
+meson_ok() {
+    command -v meson >/dev/null &&
+        dpkg --compare-versions "$(meson --version)" ge 1.5
+}
+
+todo=$(missing "${PKGS[@]}")
+bp_todo=$(missing "${BACKPORT_PKGS[@]}")
+meson_ok || bp_todo="${BACKPORT_PKGS[*]}"
+
+if [ -z "$todo" ] && [ -z "$bp_todo" ]; then
+    echo "install-host-deps: everything is installed"
+    exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+if [ -n "${need_update:-}" ] || [ ! -e /var/lib/apt/lists/deb.debian.org_debian_dists_bookworm-backports_InRelease ]; then
+    $SUDO apt-get update -q
+fi
+if [ -n "$todo" ]; then
+    echo "install-host-deps: installing" $todo
+    $SUDO apt-get install -y -q --no-install-recommends $todo
+fi
+if [ -n "$bp_todo" ]; then
+    echo "install-host-deps: installing from bookworm-backports:" $bp_todo
+    $SUDO apt-get install -y -q --no-install-recommends -t bookworm-backports $bp_todo
+fi

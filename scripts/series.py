@@ -1,0 +1,360 @@
+#!/usr/bin/env python3
+"""Turn this repository's sources into a staged QEMU git tree and an
+upstream-ready patch series, and check that series.
+
+Sources of truth (see README, "How the series is kept"):
+  series                   ordered list of patches, "<component>/<name>" a line
+  cover-letter             subject line, blank line, body of the cover letter
+  <component>/series/<name>.msg    commit message of one patch
+  <component>/series/<name>.diff   its changes to files that exist upstream
+  <component>/series/<name>.files  the new files it adds, one QEMU path a
+                                   line, kept at that path under <component>/
+  base-fixups/series, *.patch      adaptations of the pinned tarball; applied
+                                   before the series, never part of it
+
+Commands:
+  stage            build/qemu/src: pristine commit, base fixups, one commit
+                   per patch (in place, so unchanged files keep their mtime)
+  export [DIR]     stage, then write the series (format-patch + series file)
+                   to DIR (default patches/qemu)
+  pull             write the staged tree's series commits back to the sources
+  check [--build]  (a) git am onto pristine, (b) no drift, (c) checkpatch;
+                   --build also builds at every patch (slow)
+"""
+
+import argparse
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parent.parent
+BUILD = Path(os.environ.get("BUILD", TOP / "build"))
+SRC = BUILD / "qemu" / "src"
+PATCHES = TOP / "patches" / "qemu"
+COMPONENTS = ("hw-vfio-wc", "target-arm-s2", "qapi", "docs", "tests-qtest")
+
+IDENT = {
+    "GIT_AUTHOR_NAME": "QEMU arm64 WC project",
+    "GIT_AUTHOR_EMAIL": "qemu-arm64-wc@example.org",
+    "GIT_COMMITTER_NAME": "QEMU arm64 WC project",
+    "GIT_COMMITTER_EMAIL": "qemu-arm64-wc@example.org",
+}
+# Fixed dates keep commit ids, and so the exported series, reproducible.
+EPOCH = 1767225600  # 2026-01-01T00:00:00Z
+
+
+def die(msg):
+    sys.exit(f"series: error: {msg}")
+
+
+def note(msg):
+    print(f"==> {msg}", flush=True)
+
+
+def git(*args, cwd=SRC, env=None, check=True, capture=True, input=None):
+    full_env = dict(os.environ, **IDENT)
+    if env:
+        full_env.update(env)
+    r = subprocess.run(["git", *args], cwd=cwd, env=full_env, text=True,
+                       input=input,
+                       stdout=subprocess.PIPE if capture else None,
+                       stderr=subprocess.PIPE if capture else None)
+    if check and r.returncode:
+        die(f"git {' '.join(args)} failed in {cwd}:\n{r.stdout or ''}{r.stderr or ''}")
+    return r.stdout.strip() if capture and r.stdout else ""
+
+
+def dated(n):
+    stamp = f"@{EPOCH + n * 60} +0000"
+    return {"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
+
+
+class Patch:
+    def __init__(self, entry):
+        comp, _, name = entry.partition("/")
+        if comp not in COMPONENTS or not name:
+            die(f"series entry '{entry}': expected <component>/<name>, "
+                f"component one of {', '.join(COMPONENTS)}")
+        self.entry = entry
+        self.comp = TOP / comp
+        meta = self.comp / "series"
+        self.msg = meta / f"{name}.msg"
+        self.diff = meta / f"{name}.diff"
+        self.files_list = meta / f"{name}.files"
+        if not self.msg.is_file():
+            die(f"series entry '{entry}': {self.msg.relative_to(TOP)} is missing")
+
+    def new_files(self):
+        if not self.files_list.is_file():
+            return []
+        files = [ln.strip() for ln in self.files_list.read_text().splitlines()
+                 if ln.strip() and not ln.startswith("#")]
+        for f in files:
+            if not (self.comp / f).is_file():
+                die(f"{self.files_list.relative_to(TOP)} lists {f}, "
+                    f"which is not in {self.comp.name}/")
+        return files
+
+
+def read_series():
+    patches = [Patch(ln.strip()) for ln in (TOP / "series").read_text().splitlines()
+               if ln.strip() and not ln.startswith("#")]
+    claimed = {}
+    for p in patches:
+        for f in p.new_files():
+            key = p.comp / f
+            if key in claimed:
+                die(f"{p.comp.name}/{f} is claimed by {claimed[key]} and {p.entry}")
+            claimed[key] = p.entry
+    for comp in COMPONENTS:
+        root = TOP / comp
+        if not root.is_dir():
+            continue
+        for path in root.rglob("*"):
+            rel = path.relative_to(root)
+            if path.is_file() and rel.parts[0] != "series" and \
+                    rel.name != "README.rst" and path not in claimed:
+                die(f"{comp}/{rel} belongs to no patch: list it in a .files")
+    return patches
+
+
+def qemu_source():
+    out = subprocess.run([str(TOP / "scripts" / "fetch-qemu.sh")],
+                         stdout=subprocess.PIPE, text=True)
+    if out.returncode:
+        sys.exit(out.returncode)
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def make_pristine(dest):
+    """Create dest as a git tree holding the pristine source (one commit)."""
+    src = qemu_source()
+    note(f"staging pristine QEMU from {src} in {dest}")
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    if src.is_dir():
+        subprocess.run(["cp", "-a", f"{src}/.", str(dest)], check=True)
+        shutil.rmtree(dest / ".git", ignore_errors=True)
+    else:
+        subprocess.run(["tar", "-xf", str(src), "-C", str(dest),
+                        "--strip-components=1"], check=True)
+    version = (dest / "VERSION").read_text().strip()
+    git("init", "-q", "-b", "pristine", cwd=dest)
+    # The tree is the release as shipped: ignore nothing, convert nothing.
+    git("config", "core.autocrlf", "false", cwd=dest)
+    (dest / ".git" / "info" / "exclude").write_text("")
+    git("add", "-A", "-f", ".", cwd=dest)
+    git("commit", "-q", "--no-verify", "-m", f"QEMU {version} (pristine)",
+        cwd=dest, env=dated(0))
+    git("tag", "-f", "pristine", cwd=dest)
+
+
+def apply_patch_files(patch_files, tree, first_date):
+    for i, pf in enumerate(patch_files):
+        git("am", "-q", "--keep-cr", "--committer-date-is-author-date",
+            str(pf), cwd=tree, env=dated(first_date + i))
+
+
+def commit_patch(p, n, tree):
+    if p.diff.is_file() and p.diff.stat().st_size:
+        git("apply", "--index", "--whitespace=nowarn", str(p.diff), cwd=tree)
+    for f in p.new_files():
+        dst = tree / f
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if not dst.exists() or not filecmp.cmp(p.comp / f, dst, shallow=False):
+            shutil.copy2(p.comp / f, dst)
+        git("add", "-f", f, cwd=tree)
+    git("commit", "-q", "--no-verify", "--allow-empty", "-F", str(p.msg),
+        cwd=tree, env=dated(100 + n))
+
+
+def base_fixups():
+    d = TOP / "base-fixups"
+    return [d / ln.strip() for ln in (d / "series").read_text().splitlines()
+            if ln.strip() and not ln.startswith("#")]
+
+
+def stage(tree=SRC):
+    patches = read_series()
+    if not (tree / ".git").is_dir() or \
+            git("rev-parse", "-q", "--verify", "pristine", cwd=tree, check=False) == "":
+        make_pristine(tree)
+    git("reset", "-q", "--hard", cwd=tree)
+    git("clean", "-q", "-fdx", cwd=tree)
+    git("checkout", "-q", "--detach", "pristine", cwd=tree)
+    apply_patch_files(base_fixups(), tree, 1)
+    git("tag", "-f", "base", cwd=tree)
+    for n, p in enumerate(patches):
+        commit_patch(p, n, tree)
+    git("checkout", "-q", "-B", "series", cwd=tree)
+    note(f"staged {len(patches)} patch(es) on base in {tree} (branch 'series')")
+    return patches
+
+
+def export(outdir=PATCHES, tree=SRC):
+    stage(tree)
+    cover = (TOP / "cover-letter").read_text()
+    subject, _, body = cover.partition("\n\n")
+    outdir = Path(outdir)
+    if outdir.exists():
+        shutil.rmtree(outdir)
+    outdir.mkdir(parents=True)
+    git("-c", "diff.noprefix=false", "format-patch", "-q", "--cover-letter",
+        "--no-signature", "--subject-prefix=PATCH", "-o", str(outdir),
+        "base..series", cwd=tree)
+    cover_path = next(outdir.glob("0000-cover-letter.patch"))
+    text = cover_path.read_text()
+    text = text.replace("*** SUBJECT HERE ***", subject.strip())
+    text = text.replace("*** BLURB HERE ***", body.strip())
+    cover_path.write_text(text)
+    names = sorted(p.name for p in outdir.glob("*.patch")
+                   if p.name != cover_path.name)
+    (outdir / "series").write_text("".join(n + "\n" for n in names))
+    note(f"wrote {len(names)} patch(es) and a cover letter to {outdir}")
+
+
+def pull(tree=SRC):
+    patches = read_series()
+    commits = git("rev-list", "--reverse", "base..HEAD", cwd=tree).split()
+    if len(commits) != len(patches):
+        die(f"{tree} has {len(commits)} commit(s) on base, 'series' lists "
+            f"{len(patches)}: add or remove the entry in 'series' first")
+    for p, c in zip(patches, commits):
+        p.msg.write_text(git("show", "-s", "--format=%B", c, cwd=tree) + "\n")
+        added = git("diff", "--name-only", "--diff-filter=A", f"{c}~", c,
+                    cwd=tree).split()
+        for f in p.new_files():
+            if f not in added:
+                (p.comp / f).unlink()
+        for f in added:
+            dst = p.comp / f
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_bytes(subprocess.run(["git", "show", f"{c}:{f}"], cwd=tree,
+                                           check=True, stdout=subprocess.PIPE).stdout)
+        if added:
+            p.files_list.write_text("".join(f + "\n" for f in sorted(added)))
+        elif p.files_list.exists():
+            p.files_list.unlink()
+        diff = git("diff", "--binary", "--diff-filter=a", f"{c}~", c, cwd=tree)
+        if diff:
+            p.diff.write_text(diff + "\n")
+        elif p.diff.exists():
+            p.diff.unlink()
+        note(f"pulled {c[:12]} into {p.entry}")
+
+
+def checkpatch(tree, patch_files):
+    bad = 0
+    for pf in patch_files:
+        r = subprocess.run(["perl", "scripts/checkpatch.pl", "--no-tree",
+                            "--terse", str(pf)], cwd=tree, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        problems = [ln for ln in r.stdout.splitlines()
+                    if "ERROR" in ln or "WARNING" in ln]
+        if r.returncode or problems:
+            bad += 1
+            print(f"checkpatch: {pf.name}:\n{r.stdout}")
+    return bad
+
+
+def check(build_each=False):
+    failures = []
+    if git("rev-parse", "-q", "--verify", "pristine", check=False) == "":
+        stage()
+    patch_files = [PATCHES / n for n in (PATCHES / "series").read_text().split()]
+    with tempfile.TemporaryDirectory(prefix="series-check-") as tmp:
+        tmp = Path(tmp)
+        wt = tmp / "am"
+        git("worktree", "prune")
+        git("worktree", "add", "-q", "--detach", str(wt), "pristine")
+        try:
+            r = git("am", "-q", "--keep-cr", *map(str, patch_files), cwd=wt, check=False)
+            ok = git("rev-list", "--count", "pristine..HEAD", cwd=wt) == str(len(patch_files))
+            print(f"(a) git am of {len(patch_files)} patch(es) onto pristine "
+                  f"QEMU: {'ok' if ok else 'FAILED'}")
+            if not ok:
+                failures.append("git am")
+                git("am", "--abort", cwd=wt, check=False)
+
+            regen = tmp / "regen"
+            git("clone", "-q", "--shared", "--no-checkout", str(SRC),
+                str(tmp / "stage"), cwd=tmp)
+            git("tag", "-f", "pristine", git("rev-parse", "pristine"),
+                cwd=tmp / "stage")
+            export(regen, tmp / "stage")
+            drift = subprocess.run(["diff", "-r", "-u", str(PATCHES), str(regen)],
+                                   text=True, stdout=subprocess.PIPE)
+            print(f"(b) patches/qemu matches the sources: "
+                  f"{'ok' if not drift.returncode else 'DRIFT'}")
+            if drift.returncode:
+                print(drift.stdout[:20000])
+                failures.append("drift (run: scripts/series.py export)")
+
+            n_bad = checkpatch(SRC, patch_files)
+            print(f"(c) checkpatch.pl on {len(patch_files)} patch(es): "
+                  f"{'clean' if not n_bad else f'{n_bad} with problems'}")
+            if n_bad:
+                failures.append("checkpatch")
+
+            if build_each and ok:
+                failures += build_every_patch(wt, len(patch_files))
+        finally:
+            git("worktree", "remove", "--force", str(wt), check=False)
+    if failures:
+        die("check failed: " + ", ".join(failures))
+    print("series check: all ok")
+
+
+def build_every_patch(wt, count):
+    """(d) build qemu-system-aarch64 at every patch, on top of the base
+    fixups, reusing one build directory so each step is incremental."""
+    bdir = BUILD / "qemu" / "build-each"
+    commits = git("rev-list", "--reverse", "pristine..HEAD", cwd=wt).split()
+    git("checkout", "-q", "--detach", "pristine", cwd=wt)
+    apply_patch_files(base_fixups(), wt, 1)
+    fixed = git("rev-parse", "HEAD", cwd=wt)
+    failures = []
+    for i, c in enumerate(commits, 1):
+        git("checkout", "-q", "--detach", fixed, cwd=wt)
+        git("cherry-pick", "-q", *commits[:i], cwd=wt)
+        start = time.time()
+        env = dict(os.environ, QEMU_TREE=str(wt), QEMU_BUILD_DIR=str(bdir))
+        r = subprocess.run([str(TOP / "scripts" / "build-qemu.sh"), "--no-stage"],
+                           env=env)
+        print(f"(d) build at patch {i}/{count}: "
+              f"{'ok' if r.returncode == 0 else 'FAILED'} ({time.time() - start:.0f} s)")
+        if r.returncode:
+            failures.append(f"build at patch {i}")
+    return failures
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("stage")
+    e = sub.add_parser("export")
+    e.add_argument("dir", nargs="?", default=PATCHES)
+    sub.add_parser("pull")
+    c = sub.add_parser("check")
+    c.add_argument("--build", action="store_true",
+                   help="also build at every patch (slow)")
+    a = ap.parse_args()
+    if a.cmd == "stage":
+        stage()
+    elif a.cmd == "export":
+        export(a.dir)
+    elif a.cmd == "pull":
+        pull()
+    else:
+        check(a.build)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+/*
+ * DC ZVA and DC GZVA on Device memory take an Alignment fault
+ *
+ * The 2 MiB block of RAM holding a test buffer is aliased with three
+ * memory types: Normal write-back, Normal Non-cacheable and Device-nGnRE.  DC ZVA must zero a
+ * block through either Normal alias, and must take an Alignment fault
+ * (ESR_EL1.DFSC 0b100001, WnR set, CM clear, FAR_EL1 the register
+ * operand) whatever the address alignment through the Device alias,
+ * leaving the memory untouched.
+ *
+ * Copyright (c) 2026 QEMU arm64 WC project
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <stdint.h>
+#include <minilib.h>
+
+#define BLOCK_2M            (2ul << 20)
+#define ALIAS_NORMAL_WB     (0x7f800000ul)    /* L2 slots 508..510 */
+#define ALIAS_NORMAL_NC     (0x7fa00000ul)
+#define ALIAS_DEVICE        (0x7fc00000ul)
+
+#define MAIR_ATTR(idx, attr) ((uint64_t)(attr) << ((idx) * 8))
+#define ATTRIDX_NORMAL_WB   0           /* boot.S: MAIR Attr0 = 0xee */
+#define ATTRIDX_DEVICE      2
+#define ATTRIDX_NORMAL_NC   3
+
+#define EC_DABT_CUR         0x25
+#define DFSC_ALIGNMENT      0x21
+#define ISS_WNR             (1u << 6)
+#define ISS_CM              (1u << 8)
+
+static uint8_t buffer[64 * 1024] __attribute__((aligned(4096)));
+
+extern char vectors[];
+void unexpected_exception(void);
+
+static volatile uint64_t fault_esr, fault_far;
+static volatile unsigned fault_count;
+
+/*
+ * Synchronous exceptions from the current EL record ESR_EL1 and FAR_EL1,
+ * then step over the faulting instruction; anything else is fatal.
+ */
+asm(
+    "   .text\n"
+    "   .balign 2048\n"
+    "vectors:\n"
+    "   .rept 4\n"
+    "   b       unexpected_exception\n"
+    "   .balign 128\n"
+    "   .endr\n"
+    "   b       record_sync\n"
+    "   .balign 128\n"
+    "   .rept 11\n"
+    "   b       unexpected_exception\n"
+    "   .balign 128\n"
+    "   .endr\n"
+    "record_sync:\n"
+    "   stp     x0, x1, [sp, #-16]!\n"
+    "   adrp    x0, fault_esr\n"
+    "   mrs     x1, esr_el1\n"
+    "   str     x1, [x0, :lo12:fault_esr]\n"
+    "   adrp    x0, fault_far\n"
+    "   mrs     x1, far_el1\n"
+    "   str     x1, [x0, :lo12:fault_far]\n"
+    "   adrp    x0, fault_count\n"
+    "   ldr     w1, [x0, :lo12:fault_count]\n"
+    "   add     w1, w1, #1\n"
+    "   str     w1, [x0, :lo12:fault_count]\n"
+    "   mrs     x0, elr_el1\n"
+    "   add     x0, x0, #4\n"
+    "   msr     elr_el1, x0\n"
+    "   ldp     x0, x1, [sp], #16\n"
+    "   eret\n"
+);
+
+void unexpected_exception(void)
+{
+    uint64_t esr;
+
+    asm volatile("mrs %0, esr_el1" : "=r"(esr));
+    ml_printf("FAIL: unexpected exception, ESR_EL1 0x%lx\n", esr);
+    _exit(1);
+}
+
+static uint64_t *level2_table(void)
+{
+    uint64_t ttbr0, *l1;
+
+    /* boot.S: flat map, RAM's 1 GiB described by one level 2 table. */
+    asm("mrs %0, ttbr0_el1" : "=r"(ttbr0));
+    l1 = (uint64_t *)(ttbr0 & 0xfffffffff000ul);
+    return (uint64_t *)(l1[1] & 0xfffffffff000ul);
+}
+
+static void map_alias(uint64_t va, unsigned attridx)
+{
+    uint64_t *l2 = level2_table();
+    uint64_t af = 1 << 10, xn = 3ul << 53, block = 1;
+
+    l2[(va >> 21) & 511] = ((uint64_t)buffer & ~(BLOCK_2M - 1)) |
+                           xn | af | (attridx << 2) | block;
+}
+
+/* The address of buffer[offset] through an alias. */
+static uint64_t alias(uint64_t va, uint64_t offset)
+{
+    return va + ((uint64_t)buffer & (BLOCK_2M - 1)) + offset;
+}
+
+static unsigned zva_block_size(void)
+{
+    uint64_t dczid;
+
+    asm("mrs %0, dczid_el0" : "=r"(dczid));
+    return 4 << (dczid & 0xf);
+}
+
+static void fill(uint8_t *p, unsigned len, uint8_t pattern)
+{
+    for (unsigned i = 0; i < len; i++) {
+        p[i] = pattern;
+    }
+}
+
+static int all_equal(const uint8_t *p, unsigned len, uint8_t pattern)
+{
+    for (unsigned i = 0; i < len; i++) {
+        if (p[i] != pattern) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void dc_zva(uint64_t addr)
+{
+    asm volatile("dc zva, %0" : : "r"(addr) : "memory");
+}
+
+static void dc_gzva(uint64_t addr)
+{
+    /* DC GZVA, spelled as SYS for assemblers without +memtag. */
+    asm volatile("sys #3, c7, c4, #4, %0" : : "r"(addr) : "memory");
+}
+
+static int errors;
+
+static void expect(int ok, const char *what)
+{
+    ml_printf("%s: %s\n", ok ? "PASS" : "FAIL", what);
+    errors += !ok;
+}
+
+/* Zeroing through a Normal alias works and does not fault. */
+static void zeroes(const char *name, void (*op)(uint64_t), uint64_t va)
+{
+    unsigned len = zva_block_size();
+    uint64_t offset = 4 * len;
+
+    fill(buffer + offset, len, 0xa5);
+    fault_count = 0;
+    op(alias(va, offset + 8));
+    expect(fault_count == 0, name);
+    expect(all_equal(buffer + offset, len, 0), "  ... and zeroed the block");
+}
+
+/* Through the Device alias: an Alignment fault, nothing written. */
+static void faults(const char *name, void (*op)(uint64_t), uint64_t offset)
+{
+    unsigned len = zva_block_size();
+    uint64_t addr = alias(ALIAS_DEVICE, offset);
+    uint32_t iss;
+
+    offset &= ~(uint64_t)(len - 1);
+    fill(buffer + offset, len, 0x5a);
+    fault_count = 0;
+    fault_esr = fault_far = 0;
+    op(addr);
+    iss = fault_esr & 0x1ffffff;
+    expect(fault_count == 1, name);
+    expect((fault_esr >> 26) == EC_DABT_CUR, "  ... as a Data Abort");
+    expect((iss & 0x3f) == DFSC_ALIGNMENT, "  ... with DFSC Alignment fault");
+    expect((iss & ISS_WNR) && !(iss & ISS_CM), "  ... WnR set, CM clear");
+    expect(fault_far == addr, "  ... FAR_EL1 is the operand");
+    expect(all_equal(buffer + offset, len, 0x5a), "  ... memory untouched");
+}
+
+int main(void)
+{
+    uint64_t mair, pfr1;
+    unsigned len = zva_block_size();
+
+    asm volatile("msr vbar_el1, %0; isb" : : "r"(vectors));
+
+    asm("mrs %0, mair_el1" : "=r"(mair));
+    mair &= ~(MAIR_ATTR(ATTRIDX_DEVICE, 0xff) |
+              MAIR_ATTR(ATTRIDX_NORMAL_NC, 0xff));
+    mair |= MAIR_ATTR(ATTRIDX_DEVICE, 0x04) |       /* Device-nGnRE */
+            MAIR_ATTR(ATTRIDX_NORMAL_NC, 0x44);     /* Normal NC */
+    asm volatile("msr mair_el1, %0" : : "r"(mair));
+
+    map_alias(ALIAS_NORMAL_WB, ATTRIDX_NORMAL_WB);
+    map_alias(ALIAS_NORMAL_NC, ATTRIDX_NORMAL_NC);
+    map_alias(ALIAS_DEVICE, ATTRIDX_DEVICE);
+    asm volatile("dsb ishst; tlbi vmalle1; dsb ish; isb" : : : "memory");
+
+    ml_printf("DC ZVA block size %d bytes\n", len);
+
+    zeroes("DC ZVA on Normal write-back", dc_zva, ALIAS_NORMAL_WB);
+    zeroes("DC ZVA on Normal Non-cacheable", dc_zva, ALIAS_NORMAL_NC);
+    faults("DC ZVA on Device, aligned", dc_zva, 8 * len);
+    faults("DC ZVA on Device, unaligned", dc_zva, 9 * len + 8);
+
+    asm("mrs %0, id_aa64pfr1_el1" : "=r"(pfr1));
+    if (((pfr1 >> 8) & 0xf) >= 1) {
+        zeroes("DC GZVA on Normal write-back", dc_gzva, ALIAS_NORMAL_WB);
+        faults("DC GZVA on Device, aligned", dc_gzva, 10 * len);
+    } else {
+        ml_printf("SKIP: DC GZVA (no FEAT_MTE)\n");
+    }
+
+    ml_printf("%s\n", errors ? "FAILED" : "PASSED");
+    return errors ? 1 : 0;
+}
