@@ -47,7 +47,7 @@ struct report {
 static struct report *report;
 static volatile uint8_t *bar;
 static size_t bar_len;
-static uint8_t ram[2 * COPY_LEN];
+static uint8_t ram[2 * COPY_LEN] __attribute__((aligned(4096)));
 
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {

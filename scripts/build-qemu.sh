@@ -51,6 +51,7 @@ export CCACHE_NOHASHDIR=1
 command -v ccache >/dev/null || die "ccache is missing: run scripts/install-host-deps.sh"
 
 config=(
+    --cc="ccache gcc" --cxx="ccache g++" --host-cc=gcc
     --python=/usr/bin/python3
     --target-list=aarch64-softmmu
     --without-default-features

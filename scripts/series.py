@@ -25,6 +25,7 @@ Commands:
 import argparse
 import filecmp
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -212,9 +213,14 @@ def export(outdir=PATCHES, tree=SRC):
     text = cover_path.read_text()
     text = text.replace("*** SUBJECT HERE ***", subject.strip())
     text = text.replace("*** BLURB HERE ***", body.strip())
-    cover_path.write_text(text)
     names = sorted(p.name for p in outdir.glob("*.patch")
                    if p.name != cover_path.name)
+    # format-patch dates the cover letter now: give it the last patch's date.
+    if names:
+        last = (outdir / names[-1]).read_text()
+        date = re.search(r"^Date: .*$", last, re.M).group(0)
+        text = re.sub(r"^Date: .*$", date, text, count=1, flags=re.M)
+    cover_path.write_text(text)
     (outdir / "series").write_text("".join(n + "\n" for n in names))
     note(f"wrote {len(names)} patch(es) and a cover letter to {outdir}")
 

@@ -2,11 +2,11 @@
  * DC ZVA and DC GZVA on Device memory take an Alignment fault
  *
  * The 2 MiB block of RAM holding a test buffer is aliased with three
- * memory types: Normal write-back, Normal Non-cacheable and Device-nGnRE.  DC ZVA must zero a
- * block through either Normal alias, and must take an Alignment fault
- * (ESR_EL1.DFSC 0b100001, WnR set, CM clear, FAR_EL1 the register
- * operand) whatever the address alignment through the Device alias,
- * leaving the memory untouched.
+ * memory types: Normal write-back, Normal Non-cacheable and Device-nGnRE.
+ * DC ZVA must zero a block through either Normal alias.  Through the
+ * Device alias it must take an Alignment fault (ESR_EL1.DFSC 0b100001,
+ * WnR set, CM clear, FAR_EL1 the register operand) whatever the address
+ * alignment, and leave the memory untouched.
  *
  * Copyright (c) 2026 QEMU arm64 WC project
  *
@@ -33,11 +33,9 @@
 
 static uint8_t buffer[64 * 1024] __attribute__((aligned(4096)));
 
-extern char vectors[];
-void unexpected_exception(void);
-
+/* Written by the exception handler, behind the compiler's back. */
 static volatile uint64_t fault_esr, fault_far;
-static volatile unsigned fault_count;
+static volatile unsigned fault_count;   /* as above */
 
 /*
  * Synchronous exceptions from the current EL record ESR_EL1 and FAR_EL1,
@@ -76,7 +74,7 @@ asm(
     "   eret\n"
 );
 
-void unexpected_exception(void)
+static void __attribute__((used)) unexpected_exception(void)
 {
     uint64_t esr;
 
@@ -193,7 +191,7 @@ int main(void)
     uint64_t mair, pfr1;
     unsigned len = zva_block_size();
 
-    asm volatile("msr vbar_el1, %0; isb" : : "r"(vectors));
+    asm volatile("adr x0, vectors; msr vbar_el1, x0; isb" : : : "x0");
 
     asm("mrs %0, mair_el1" : "=r"(mair));
     mair &= ~(MAIR_ATTR(ATTRIDX_DEVICE, 0xff) |

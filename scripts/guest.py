@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Boot the aarch64 guest program (guest/bar-access.c) under TCG and parse
+what it reports.  Used by the demo and the tests; run it alone to see one
+guest's table:
+
+  scripts/guest.py [--qemu PATH] [--stock]
+  scripts/guest.py --compare      stock 10.2.2 and patched, side by side
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parent.parent
+BUILD = Path(os.environ.get("BUILD", TOP / "build"))
+GUEST = BUILD / "guest"
+QEMU = {
+    "patched": BUILD / "qemu" / "build" / "qemu-system-aarch64",
+    "stock": BUILD / "qemu" / "build-stock" / "qemu-system-aarch64",
+}
+
+IVSHMEM_ID = "1af4:1110"
+IVSHMEM_BAR = 2             # prefetchable 64-bit memory BAR, backed by RAM
+
+CASES = ("store8-aligned", "store8-unaligned", "load8-unaligned",
+         "stp-ldp-aligned", "stp-ldp-unaligned", "memcpy-aligned",
+         "memcpy-misaligned", "dc-zva", "memset0-aligned",
+         "memset0-misaligned")
+
+
+def boot(qemu, timeout=120):
+    """Boot the guest with an ivshmem-plain device; return (table, log):
+    table maps (mapping, case) to the result the guest printed."""
+    with tempfile.NamedTemporaryFile(prefix="bar-access-shm-") as shm:
+        shm.truncate(1 << 20)
+        cmd = [str(qemu), "-M", "virt", "-cpu", "max", "-m", "512",
+               "-display", "none", "-serial", "stdio", "-monitor", "none",
+               "-no-reboot", "-nic", "none",
+               "-kernel", str(GUEST / "vmlinuz"),
+               "-initrd", str(GUEST / "bar-access.cpio"),
+               "-append", "console=ttyAMA0 quiet panic=-1 "
+                          f"BAR_ACCESS_DEVICE={IVSHMEM_ID} "
+                          f"BAR_ACCESS_BAR={IVSHMEM_BAR}",
+               "-object", f"memory-backend-file,id=shm,mem-path={shm.name},"
+                          "size=1M,share=on",
+               "-device", "ivshmem-plain,memdev=shm"]
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout)
+    log = r.stdout.decode(errors="replace")
+    table = {}
+    for line in log.splitlines():
+        words = line.split()
+        if len(words) == 4 and words[0] == "bar-access:" and words[2] in CASES:
+            table[(words[1], words[2])] = words[3]
+    if "bar-access: done" not in log:
+        raise RuntimeError(f"guest did not finish (exit {r.returncode}):\n{log[-3000:]}")
+    return table, log
+
+
+def format_table(columns):
+    """columns: [(title, table)] -> text, one row a case and mapping."""
+    maps = (f"resource{IVSHMEM_BAR}", f"resource{IVSHMEM_BAR}_wc")
+    head = f"{'mapping':<13}{'case':<20}" + "".join(f"{t:<20}" for t, _ in columns)
+    rows = [head, "-" * len(head)]
+    for m in maps:
+        for c in CASES:
+            rows.append(f"{m:<13}{c:<20}" +
+                        "".join(f"{t.get((m, c), '-'):<20}" for _, t in columns))
+    return "\n".join(rows)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--qemu", help="qemu-system-aarch64 to run")
+    ap.add_argument("--stock", action="store_true", help="the stock build")
+    ap.add_argument("--compare", action="store_true",
+                    help="boot stock and patched QEMU, print both")
+    a = ap.parse_args()
+    if a.compare:
+        columns = [("stock 10.2.2", boot(QEMU["stock"])[0]),
+                   ("patched", boot(QEMU["patched"])[0])]
+    else:
+        qemu = a.qemu or QEMU["stock" if a.stock else "patched"]
+        columns = [(Path(qemu).parent.name, boot(qemu)[0])]
+    print(format_table(columns))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
