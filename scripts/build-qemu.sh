@@ -1,9 +1,9 @@
 #!/bin/bash
 # Stage the series and build qemu-system-aarch64 for this host, with ccache.
 #
-#   build-qemu.sh            the patched tree: build/qemu/src -> build/qemu/build
+#   build-qemu.sh            the patched tree: build/qemu/patched/{src,build}
 #   build-qemu.sh --stock    stock QEMU (pristine + base fixups only):
-#                            build/qemu/stock-src -> build/qemu/build-stock
+#                            build/qemu/stock/{src,build}
 #   build-qemu.sh --no-stage build QEMU_TREE as it is (series.py check --build)
 #
 # Extra ninja targets may follow the options.  The build directory is
@@ -25,19 +25,20 @@ while [ $# -gt 0 ]; do
 done
 
 if [ -n "$stock" ]; then
-    tree=${QEMU_TREE:-$BUILD/qemu/stock-src}
-    bdir=${QEMU_BUILD_DIR:-$BUILD/qemu/build-stock}
+    tree=${QEMU_TREE:-$BUILD/qemu/stock/src}
+    bdir=${QEMU_BUILD_DIR:-$BUILD/qemu/stock/build}
 else
-    tree=${QEMU_TREE:-$BUILD/qemu/src}
-    bdir=${QEMU_BUILD_DIR:-$BUILD/qemu/build}
+    tree=${QEMU_TREE:-$BUILD/qemu/patched/src}
+    bdir=${QEMU_BUILD_DIR:-$BUILD/qemu/patched/build}
 fi
 
 if [ -n "$stage" ]; then
     if [ -n "$stock" ]; then
-        [ -d "$BUILD/qemu/src/.git" ] || "$TOP/scripts/series.py" stage
+        patched=$BUILD/qemu/patched/src
+        [ -d "$patched/.git" ] || "$TOP/scripts/series.py" stage
         if [ ! -e "$tree/.git" ]; then
-            git -C "$BUILD/qemu/src" worktree prune
-            git -C "$BUILD/qemu/src" worktree add -q --detach "$tree" base
+            git -C "$patched" worktree prune
+            git -C "$patched" worktree add -q --detach "$tree" base
         fi
         git -C "$tree" checkout -q --detach base
     else
@@ -45,7 +46,8 @@ if [ -n "$stage" ]; then
     fi
 fi
 
-# Objects from the patched and the stock tree hash alike.
+# Objects from the patched and the stock tree hash alike: each build
+# directory sees its tree as ../src.
 export CCACHE_BASEDIR=$BUILD
 export CCACHE_NOHASHDIR=1
 command -v ccache >/dev/null || die "ccache is missing: run scripts/install-host-deps.sh"

@@ -18,8 +18,8 @@ TOP = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("BUILD", TOP / "build"))
 GUEST = BUILD / "guest"
 QEMU = {
-    "patched": BUILD / "qemu" / "build" / "qemu-system-aarch64",
-    "stock": BUILD / "qemu" / "build-stock" / "qemu-system-aarch64",
+    "patched": BUILD / "qemu" / "patched" / "build" / "qemu-system-aarch64",
+    "stock": BUILD / "qemu" / "stock" / "build" / "qemu-system-aarch64",
 }
 
 IVSHMEM_ID = "1af4:1110"

@@ -13,7 +13,7 @@ Sources of truth (see README, "How the series is kept"):
                                    before the series, never part of it
 
 Commands:
-  stage            build/qemu/src: pristine commit, base fixups, one commit
+  stage            build/qemu/patched/src: pristine commit, base fixups, one commit
                    per patch (in place, so unchanged files keep their mtime)
   export [DIR]     stage, then write the series (format-patch + series file)
                    to DIR (default patches/qemu)
@@ -35,7 +35,7 @@ from pathlib import Path
 
 TOP = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("BUILD", TOP / "build"))
-SRC = BUILD / "qemu" / "src"
+SRC = BUILD / "qemu" / "patched" / "src"
 PATCHES = TOP / "patches" / "qemu"
 COMPONENTS = ("hw-vfio-wc", "target-arm-s2", "qapi", "docs", "tests-qtest")
 
@@ -182,18 +182,28 @@ def base_fixups():
 
 
 def stage(tree=SRC):
+    """Commit the series in a scratch worktree, then move tree's 'series'
+    branch there: only files whose content changed are rewritten."""
     patches = read_series()
     if not (tree / ".git").is_dir() or \
             git("rev-parse", "-q", "--verify", "pristine", cwd=tree, check=False) == "":
         make_pristine(tree)
-    git("reset", "-q", "--hard", cwd=tree)
-    git("clean", "-q", "-fdx", cwd=tree)
-    git("checkout", "-q", "--detach", "pristine", cwd=tree)
-    apply_patch_files(base_fixups(), tree, 1)
-    git("tag", "-f", "base", cwd=tree)
+    scratch = tree.parent / (tree.name + "-stage")
+    if not (scratch / ".git").exists():
+        git("worktree", "prune", cwd=tree)
+        shutil.rmtree(scratch, ignore_errors=True)
+        git("worktree", "add", "-q", "--detach", str(scratch), "pristine", cwd=tree)
+    git("reset", "-q", "--hard", cwd=scratch)
+    git("clean", "-q", "-fdx", cwd=scratch)
+    git("checkout", "-q", "--detach", "pristine", cwd=scratch)
+    apply_patch_files(base_fixups(), scratch, 1)
+    git("tag", "-f", "base", cwd=scratch)
     for n, p in enumerate(patches):
-        commit_patch(p, n, tree)
-    git("checkout", "-q", "-B", "series", cwd=tree)
+        commit_patch(p, n, scratch)
+    head = git("rev-parse", "HEAD", cwd=scratch)
+    if git("symbolic-ref", "-q", "HEAD", cwd=tree, check=False) != "refs/heads/series":
+        git("checkout", "-q", "-f", "-B", "series", cwd=tree)
+    git("reset", "-q", "--hard", head, cwd=tree)
     note(f"staged {len(patches)} patch(es) on base in {tree} (branch 'series')")
     return patches
 
@@ -276,11 +286,13 @@ def check(build_each=False):
     patch_files = [PATCHES / n for n in (PATCHES / "series").read_text().split()]
     with tempfile.TemporaryDirectory(prefix="series-check-") as tmp:
         tmp = Path(tmp)
-        wt = tmp / "am"
+        # Where --build builds it, the tree is ../src as for the others.
+        wt = BUILD / "qemu" / "each" / "src"
         git("worktree", "prune")
+        shutil.rmtree(wt, ignore_errors=True)
         git("worktree", "add", "-q", "--detach", str(wt), "pristine")
         try:
-            r = git("am", "-q", "--keep-cr", *map(str, patch_files), cwd=wt, check=False)
+            git("am", "-q", "--keep-cr", *map(str, patch_files), cwd=wt, check=False)
             ok = git("rev-list", "--count", "pristine..HEAD", cwd=wt) == str(len(patch_files))
             print(f"(a) git am of {len(patch_files)} patch(es) onto pristine "
                   f"QEMU: {'ok' if ok else 'FAILED'}")
@@ -319,18 +331,16 @@ def check(build_each=False):
 
 def build_every_patch(wt, count):
     """(d) build qemu-system-aarch64 at every patch, on top of the base
-    fixups, reusing one build directory so each step is incremental."""
-    bdir = BUILD / "qemu" / "build-each"
+    fixups, in one build directory so each step is incremental."""
     commits = git("rev-list", "--reverse", "pristine..HEAD", cwd=wt).split()
     git("checkout", "-q", "--detach", "pristine", cwd=wt)
     apply_patch_files(base_fixups(), wt, 1)
-    fixed = git("rev-parse", "HEAD", cwd=wt)
     failures = []
     for i, c in enumerate(commits, 1):
-        git("checkout", "-q", "--detach", fixed, cwd=wt)
-        git("cherry-pick", "-q", *commits[:i], cwd=wt)
+        git("cherry-pick", "-q", c, cwd=wt)
         start = time.time()
-        env = dict(os.environ, QEMU_TREE=str(wt), QEMU_BUILD_DIR=str(bdir))
+        env = dict(os.environ, QEMU_TREE=str(wt),
+                   QEMU_BUILD_DIR=str(wt.parent / "build"))
         r = subprocess.run([str(TOP / "scripts" / "build-qemu.sh"), "--no-stage"],
                            env=env)
         print(f"(d) build at patch {i}/{count}: "

@@ -37,9 +37,12 @@ static uint8_t buffer[64 * 1024] __attribute__((aligned(4096)));
 static volatile uint64_t fault_esr, fault_far;
 static volatile unsigned fault_count;   /* as above */
 
+/* boot.S's vectors, which report an unexpected exception and exit. */
+static uint64_t __attribute__((used)) boot_vectors;
+
 /*
  * Synchronous exceptions from the current EL record ESR_EL1 and FAR_EL1,
- * then step over the faulting instruction; anything else is fatal.
+ * then step over the faulting instruction; anything else goes to boot.S.
  */
 asm(
     "   .text\n"
@@ -55,6 +58,10 @@ asm(
     "   b       unexpected_exception\n"
     "   .balign 128\n"
     "   .endr\n"
+    "unexpected_exception:\n"
+    "   adrp    x0, boot_vectors\n"
+    "   ldr     x0, [x0, :lo12:boot_vectors]\n"
+    "   br      x0\n"
     "record_sync:\n"
     "   stp     x0, x1, [sp, #-16]!\n"
     "   adrp    x0, fault_esr\n"
@@ -73,15 +80,6 @@ asm(
     "   ldp     x0, x1, [sp], #16\n"
     "   eret\n"
 );
-
-static void __attribute__((used)) unexpected_exception(void)
-{
-    uint64_t esr;
-
-    asm volatile("mrs %0, esr_el1" : "=r"(esr));
-    ml_printf("FAIL: unexpected exception, ESR_EL1 0x%lx\n", esr);
-    _exit(1);
-}
 
 static uint64_t *level2_table(void)
 {
@@ -191,6 +189,7 @@ int main(void)
     uint64_t mair, pfr1;
     unsigned len = zva_block_size();
 
+    asm volatile("mrs %0, vbar_el1" : "=r"(boot_vectors));
     asm volatile("adr x0, vectors; msr vbar_el1, x0; isb" : : : "x0");
 
     asm("mrs %0, mair_el1" : "=r"(mair));
