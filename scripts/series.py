@@ -140,11 +140,12 @@ def make_pristine(dest):
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     if src.is_dir():
-        subprocess.run(["cp", "-a", f"{src}/.", str(dest)], check=True)
+        subprocess.run(["cp", "-a", "--no-preserve=ownership", f"{src}/.",
+                        str(dest)], check=True)
         shutil.rmtree(dest / ".git", ignore_errors=True)
     else:
         subprocess.run(["tar", "-xf", str(src), "-C", str(dest),
-                        "--strip-components=1"], check=True)
+                        "--strip-components=1", "--no-same-owner"], check=True)
     version = (dest / "VERSION").read_text().strip()
     git("init", "-q", "-b", "pristine", cwd=dest)
     # The tree is the release as shipped: ignore nothing, convert nothing.
@@ -216,7 +217,7 @@ def export(outdir=PATCHES, tree=SRC):
     if outdir.exists():
         shutil.rmtree(outdir)
     outdir.mkdir(parents=True)
-    git("-c", "diff.noprefix=false", "format-patch", "-q", "--cover-letter",
+    git("-c", "diff.noprefix=false", "-c", "core.abbrev=12", "format-patch", "-q", "--cover-letter",
         "--no-signature", "--subject-prefix=PATCH", "-o", str(outdir),
         "base..series", cwd=tree)
     cover_path = next(outdir.glob("0000-cover-letter.patch"))
@@ -257,7 +258,8 @@ def pull(tree=SRC):
             p.files_list.write_text("".join(f + "\n" for f in sorted(added)))
         elif p.files_list.exists():
             p.files_list.unlink()
-        diff = git("diff", "--binary", "--diff-filter=a", f"{c}~", c, cwd=tree)
+        diff = git("-c", "core.abbrev=12", "diff", "--binary", "--diff-filter=a",
+                   f"{c}~", c, cwd=tree)
         if diff:
             p.diff.write_text(diff + "\n")
         elif p.diff.exists():
