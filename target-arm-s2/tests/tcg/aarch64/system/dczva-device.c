@@ -6,7 +6,8 @@
  * DC ZVA must zero a block through either Normal alias.  Through the
  * Device alias it must take an Alignment fault (ESR_EL1.DFSC 0b100001,
  * WnR set, CM clear, FAR_EL1 the register operand) whatever the address
- * alignment, and leave the memory untouched.
+ * alignment, and leave the memory untouched; so must it with the MMU off,
+ * when data accesses are Device-nGnRnE.
  *
  * Copyright (c) 2026 QEMU arm64 WC project
  *
@@ -136,6 +137,20 @@ static void dc_zva(uint64_t addr)
     asm volatile("dc zva, %0" : : "r"(addr) : "memory");
 }
 
+/* With the MMU off, data accesses are Device-nGnRnE. */
+static void dc_zva_mmu_off(uint64_t addr)
+{
+    uint64_t sctlr;
+
+    asm volatile("mrs %0, sctlr_el1" : "=r"(sctlr));
+    asm volatile("msr sctlr_el1, %0\n\t"
+                 "isb\n\t"
+                 "dc zva, %1\n\t"
+                 "msr sctlr_el1, %2\n\t"
+                 "isb"
+                 : : "r"(sctlr & ~1ul), "r"(addr), "r"(sctlr) : "memory");
+}
+
 static void dc_gzva(uint64_t addr)
 {
     /* DC GZVA, spelled as SYS for assemblers without +memtag. */
@@ -163,11 +178,12 @@ static void zeroes(const char *name, void (*op)(uint64_t), uint64_t va)
     expect(all_equal(buffer + offset, len, 0), "  ... and zeroed the block");
 }
 
-/* Through the Device alias: an Alignment fault, nothing written. */
-static void faults(const char *name, void (*op)(uint64_t), uint64_t offset)
+/* Through a Device mapping: an Alignment fault, nothing written. */
+static void faults(const char *name, void (*op)(uint64_t), uint64_t va,
+                   uint64_t offset)
 {
     unsigned len = zva_block_size();
-    uint64_t addr = alias(ALIAS_DEVICE, offset);
+    uint64_t addr = alias(va, offset);
     uint32_t iss;
 
     offset &= ~(uint64_t)(len - 1);
@@ -208,13 +224,17 @@ int main(void)
 
     zeroes("DC ZVA on Normal write-back", dc_zva, ALIAS_NORMAL_WB);
     zeroes("DC ZVA on Normal Non-cacheable", dc_zva, ALIAS_NORMAL_NC);
-    faults("DC ZVA on Device, aligned", dc_zva, 8 * len);
-    faults("DC ZVA on Device, unaligned", dc_zva, 9 * len + 8);
+    faults("DC ZVA on Device, aligned", dc_zva, ALIAS_DEVICE, 8 * len);
+    faults("DC ZVA on Device, unaligned", dc_zva, ALIAS_DEVICE,
+           9 * len + 8);
+    faults("DC ZVA with the MMU off", dc_zva_mmu_off,
+           (uint64_t)buffer & ~(BLOCK_2M - 1), 11 * len);
 
     asm("mrs %0, id_aa64pfr1_el1" : "=r"(pfr1));
     if (((pfr1 >> 8) & 0xf) >= 1) {
         zeroes("DC GZVA on Normal write-back", dc_gzva, ALIAS_NORMAL_WB);
-        faults("DC GZVA on Device, aligned", dc_gzva, 10 * len);
+        faults("DC GZVA on Device, aligned", dc_gzva, ALIAS_DEVICE,
+               10 * len);
     } else {
         ml_printf("SKIP: DC GZVA (no FEAT_MTE)\n");
     }
