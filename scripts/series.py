@@ -339,7 +339,7 @@ def build_every_patch(wt, count):
     apply_patch_files(base_fixups(), wt, 1)
     failures = []
     for i, c in enumerate(commits, 1):
-        git("cherry-pick", "-q", c, cwd=wt)
+        git("cherry-pick", c, cwd=wt)
         start = time.time()
         env = dict(os.environ, QEMU_TREE=str(wt),
                    QEMU_BUILD_DIR=str(wt.parent / "build"))
