@@ -63,12 +63,14 @@ def boot(qemu, timeout=120):
 def format_table(columns):
     """columns: [(title, table)] -> text, one row a case and mapping."""
     maps = (f"resource{IVSHMEM_BAR}", f"resource{IVSHMEM_BAR}_wc")
-    head = f"{'mapping':<13}{'case':<20}" + "".join(f"{t:<20}" for t, _ in columns)
+    head = (f"{'mapping':<13}{'case':<20}" +
+            "".join(f"{t:<20}" for t, _ in columns)).rstrip()
     rows = [head, "-" * len(head)]
     for m in maps:
         for c in CASES:
-            rows.append(f"{m:<13}{c:<20}" +
-                        "".join(f"{t.get((m, c), '-'):<20}" for _, t in columns))
+            rows.append((f"{m:<13}{c:<20}" +
+                         "".join(f"{t.get((m, c), '-'):<20}"
+                                 for _, t in columns)).rstrip())
     return "\n".join(rows)
 
 
