@@ -6,7 +6,9 @@ Prints one PASS/FAIL line a test and ends with "N passed, N failed".
 """
 
 import os
+import shutil
 import subprocess
+import tempfile
 import sys
 import time
 import traceback
@@ -69,6 +71,37 @@ def tcg_dczva_device_fails_on_stock():
     assert "FAIL: DC ZVA on Device, aligned" in out, out
     # The Normal cases are not what differs.
     assert "PASS: DC ZVA on Normal write-back" in out, out
+
+
+@test
+def fetch_qemu_rejects_bad_source():
+    """QEMU_SRC that is missing or not v10.2.x: a clear error"""
+    fetch = str(TOP / "scripts" / "fetch-qemu.sh")
+    r = run([fetch], env=dict(os.environ, QEMU_SRC="/nonexistent/qemu"))
+    assert r.returncode != 0, r.stdout
+    assert "QEMU_SRC=/nonexistent/qemu does not exist" in r.stdout, r.stdout
+    with tempfile.TemporaryDirectory() as tree:
+        (Path(tree) / "VERSION").write_text("9.2.0\n")
+        r = run([fetch], env=dict(os.environ, QEMU_SRC=tree))
+        assert r.returncode != 0, r.stdout
+        assert "is QEMU 9.2.0; this series is for v10.2.x" in r.stdout, r.stdout
+
+
+@test
+def series_rejects_orphan_file():
+    """a component file that no patch lists stops staging, named"""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "repo"
+        shutil.copytree(TOP, copy, ignore=shutil.ignore_patterns("build", ".git"))
+        orphan = copy / "target-arm-s2" / "target" / "arm" / "orphan.c"
+        orphan.parent.mkdir(parents=True, exist_ok=True)
+        orphan.write_text("/* listed in no .files */\n")
+        r = run([str(copy / "scripts" / "series.py"), "stage"],
+                env=dict(os.environ, BUILD=str(Path(tmp) / "build")))
+        assert r.returncode != 0, r.stdout
+        assert "target-arm-s2/target/arm/orphan.c belongs to no patch" in r.stdout, \
+            r.stdout
+        assert not (Path(tmp) / "build").exists(), "staged despite the error"
 
 
 ADRALN = "SIGBUS/BUS_ADRALN"

@@ -87,7 +87,7 @@ def main():
                    ("patched", boot(QEMU["patched"])[0])]
     else:
         qemu = a.qemu or QEMU["stock" if a.stock else "patched"]
-        columns = [(Path(qemu).parent.name, boot(qemu)[0])]
+        columns = [(Path(qemu).parent.parent.name, boot(qemu)[0])]
     print(format_table(columns))
 
 
