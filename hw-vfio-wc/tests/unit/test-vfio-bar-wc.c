@@ -1,0 +1,185 @@
+/*
+ * How vfio-pci's barN-wc resolves, for every combination of its inputs
+ *
+ * Copyright (c) 2026 QEMU arm64 WC project
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "system/memory.h"
+#include "hw/vfio/pci-bar-wc.h"
+
+#define ANY (-1)
+
+/*
+ * The decision table: the first row that matches a case decides it.
+ * @enforced: whether the accelerator enforces the type the mode asks for
+ * (Normal-NC for on, and for auto on a prefetchable BAR; else Device).
+ */
+typedef struct Rule {
+    int mode;
+    int memory;             /* a memory BAR (not I/O, not unimplemented) */
+    int prefetchable;
+    int mmapped;
+    int enforced;
+    bool error;
+    VfioPciBarMemType type;
+    bool warning;
+    unsigned used;
+} Rule;
+
+static Rule rules[] = {
+    /* mode               mem pf  mmap enf  error  type */
+    { ON_OFF_AUTO_AUTO,   0, ANY, ANY, ANY, false,
+      VFIO_PCI_BAR_MEM_TYPE_NOT_APPLICABLE },
+    { ANY,                0, ANY, ANY, ANY, true },
+    { ON_OFF_AUTO_AUTO,   1, ANY, 0,   ANY, false,
+      VFIO_PCI_BAR_MEM_TYPE_TRAPPED },
+    { ANY,                1, ANY, 0,   ANY, true },
+    { ON_OFF_AUTO_AUTO,   1, ANY, 1,   0,   false,
+      VFIO_PCI_BAR_MEM_TYPE_HOST_DEFAULT },
+    { ANY,                1, ANY, 1,   0,   true },
+    { ON_OFF_AUTO_AUTO,   1, 1,   1,   1,   false,
+      VFIO_PCI_BAR_MEM_TYPE_NORMAL_NC },
+    { ON_OFF_AUTO_AUTO,   1, 0,   1,   1,   false,
+      VFIO_PCI_BAR_MEM_TYPE_DEVICE_NGNRE },
+    { ON_OFF_AUTO_ON,     1, 1,   1,   1,   false,
+      VFIO_PCI_BAR_MEM_TYPE_NORMAL_NC },
+    { ON_OFF_AUTO_ON,     1, 0,   1,   1,   false,
+      VFIO_PCI_BAR_MEM_TYPE_NORMAL_NC, .warning = true },
+    { ON_OFF_AUTO_OFF,    1, ANY, 1,   1,   false,
+      VFIO_PCI_BAR_MEM_TYPE_DEVICE_NGNRE },
+};
+
+static bool field_matches(int rule, int value)
+{
+    return rule == ANY || rule == value;
+}
+
+static Rule *find_rule(OnOffAuto mode, bool memory, bool prefetchable,
+                       bool mmapped, bool enforced)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
+        Rule *r = &rules[i];
+
+        if (field_matches(r->mode, mode) && field_matches(r->memory, memory) &&
+            field_matches(r->prefetchable, prefetchable) &&
+            field_matches(r->mmapped, mmapped) &&
+            field_matches(r->enforced, enforced)) {
+            return r;
+        }
+    }
+    g_assert_not_reached();
+}
+
+static void test_every_combination(void)
+{
+    static const VfioPciBarKind kinds[] = {
+        VFIO_PCI_BAR_KIND_UNIMPLEMENTED, VFIO_PCI_BAR_KIND_IO,
+        VFIO_PCI_BAR_KIND_MEM32, VFIO_PCI_BAR_KIND_MEM64,
+    };
+    static const unsigned accel_types[] = {
+        0,
+        1u << MR_HOST_MEM_TYPE_DEVICE,
+        1u << MR_HOST_MEM_TYPE_NORMAL_NC,
+        (1u << MR_HOST_MEM_TYPE_DEVICE) | (1u << MR_HOST_MEM_TYPE_NORMAL_NC),
+    };
+    unsigned cases = 0;
+
+    for (OnOffAuto mode = 0; mode < ON_OFF_AUTO__MAX; mode++) {
+        for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+            for (int pf = 0; pf < 2; pf++) {
+                for (int mm = 0; mm < 2; mm++) {
+                    for (size_t a = 0; a < ARRAY_SIZE(accel_types); a++) {
+                        VFIOBarWCQuery q = {
+                            .nr = 2, .mode = mode, .kind = kinds[k],
+                            .prefetchable = pf, .mmapped = mm,
+                            .accel_types = accel_types[a],
+                            .accel_name = "test",
+                        };
+                        bool memory = kinds[k] == VFIO_PCI_BAR_KIND_MEM32 ||
+                                      kinds[k] == VFIO_PCI_BAR_KIND_MEM64;
+                        bool want_nc = mode == ON_OFF_AUTO_ON ||
+                                       (mode == ON_OFF_AUTO_AUTO && pf);
+                        MemoryRegionHostMemType want =
+                            want_nc ? MR_HOST_MEM_TYPE_NORMAL_NC
+                                    : MR_HOST_MEM_TYPE_DEVICE;
+                        Rule *r = find_rule(mode, memory, pf, mm,
+                                            accel_types[a] & (1u << want));
+                        VFIOBarWCResult res;
+                        Error *err = NULL;
+                        bool ok;
+
+                        ok = vfio_pci_bar_wc_resolve(&q, &res, &err);
+                        r->used++;
+                        cases++;
+                        if (r->error) {
+                            g_assert_false(ok);
+                            g_assert_nonnull(err);
+                            g_assert_true(g_str_has_prefix(
+                                error_get_pretty(err), "bar2-wc="));
+                            error_free(err);
+                            continue;
+                        }
+                        g_assert_true(ok);
+                        g_assert_null(err);
+                        g_assert_cmpint(res.type, ==, r->type);
+                        g_assert_nonnull(res.reason);
+                        g_assert_true(g_str_has_prefix(res.reason,
+                                                       OnOffAuto_str(mode)));
+                        g_assert_cmpint(!!res.warning, ==, r->warning);
+                        g_free(res.reason);
+                        g_free(res.warning);
+                    }
+                }
+            }
+        }
+    }
+    g_assert_cmpuint(cases, ==, 3 * 4 * 2 * 2 * 4);
+    for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
+        g_assert_cmpuint(rules[i].used, >, 0);
+    }
+}
+
+/* The words a user reads. */
+static void test_messages(void)
+{
+    VFIOBarWCQuery io = {
+        .nr = 4, .mode = ON_OFF_AUTO_ON, .kind = VFIO_PCI_BAR_KIND_IO,
+        .accel_name = "kvm",
+    };
+    VFIOBarWCQuery nc = {
+        .nr = 2, .mode = ON_OFF_AUTO_ON, .kind = VFIO_PCI_BAR_KIND_MEM64,
+        .prefetchable = true, .mmapped = true, .accel_name = "kvm",
+    };
+    VFIOBarWCResult res;
+    Error *err = NULL;
+
+    g_assert_false(vfio_pci_bar_wc_resolve(&io, &res, &err));
+    g_assert_cmpstr(error_get_pretty(err), ==,
+                    "bar4-wc=on: BAR 4 is an I/O BAR");
+    error_free(err);
+    err = NULL;
+
+    g_assert_false(vfio_pci_bar_wc_resolve(&nc, &res, &err));
+    g_assert_cmpstr(error_get_pretty(err), ==,
+                    "bar2-wc=on: BAR 2 needs the Normal-NC host memory type, "
+                    "which the kvm accelerator cannot enforce");
+    error_free(err);
+
+    nc.mode = ON_OFF_AUTO_AUTO;
+    g_assert_true(vfio_pci_bar_wc_resolve(&nc, &res, &error_abort));
+    g_assert_cmpstr(res.reason, ==, "auto: the kvm accelerator cannot choose "
+                    "the memory type, the host's default applies");
+    g_free(res.reason);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/vfio/bar-wc/every-combination", test_every_combination);
+    g_test_add_func("/vfio/bar-wc/messages", test_messages);
+    return g_test_run();
+}

@@ -1,0 +1,57 @@
+/*
+ * HMP info vfio-bars
+ *
+ * Copyright (c) 2026 QEMU arm64 WC project
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "monitor/hmp.h"
+#include "monitor/monitor.h"
+#include "qapi/qapi-commands-vfio.h"
+
+static void hmp_print_ranges(Monitor *mon, const char *what,
+                             VfioPciBarRangeList *ranges)
+{
+    if (!ranges) {
+        return;
+    }
+    monitor_printf(mon, "      %s:", what);
+    for (; ranges; ranges = ranges->next) {
+        monitor_printf(mon, " 0x%" PRIx64 "+0x%" PRIx64,
+                       ranges->value->offset, ranges->value->size);
+    }
+    monitor_printf(mon, "\n");
+}
+
+void hmp_info_vfio_bars(Monitor *mon, const QDict *qdict)
+{
+    g_autoptr(VfioPciDeviceInfoList) devs = qmp_query_vfio_pci_bars(NULL);
+
+    if (!devs) {
+        monitor_printf(mon, "No VFIO PCI devices\n");
+        return;
+    }
+    for (VfioPciDeviceInfoList *d = devs; d; d = d->next) {
+        monitor_printf(mon, "%s (%s)\n", d->value->id ?: d->value->qom_path,
+                       d->value->name);
+        for (VfioPciBarInfoList *b = d->value->bars; b; b = b->next) {
+            VfioPciBarInfo *bar = b->value;
+
+            if (bar->kind == VFIO_PCI_BAR_KIND_UNIMPLEMENTED) {
+                continue;
+            }
+            monitor_printf(mon, "  BAR %u: %s%s, 0x%" PRIx64 " bytes, "
+                           "bar%u-wc=%s -> %s (%s)\n", bar->index,
+                           VfioPciBarKind_str(bar->kind),
+                           bar->prefetchable ? " prefetchable" : "",
+                           bar->size, bar->index,
+                           OnOffAuto_str(bar->requested),
+                           VfioPciBarMemType_str(bar->effective),
+                           bar->reason);
+            hmp_print_ranges(mon, "mmapped", bar->mmapped);
+            hmp_print_ranges(mon, "trapped", bar->trapped);
+        }
+    }
+}
