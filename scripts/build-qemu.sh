@@ -73,6 +73,14 @@ if [ ! -f "$bdir/build.ninja" ] || [ "$(cat "$bdir/.configured-with" 2>/dev/null
     echo "$stamp" >"$bdir/.configured-with"
 fi
 
+# The +ds tarball has no NIC option ROMs; virt's default NIC (which
+# upstream tests use) wants efi-virtio.rom: take Debian's ipxe-qemu one.
+# QEMU run from the build tree finds its data in qemu-bundle/.
+datadir=$bdir/qemu-bundle/usr/local/share/qemu
+if [ -f /usr/lib/ipxe/qemu/efi-virtio.rom ] && [ -d "$datadir" ]; then
+    ln -sf /usr/lib/ipxe/qemu/efi-virtio.rom "$datadir/efi-virtio.rom"
+fi
+
 targets=(qemu-system-aarch64 "$@")
 note "building ${targets[*]} in $bdir"
 start=$(date +%s.%N)

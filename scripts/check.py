@@ -5,6 +5,7 @@ the guest assets fetched (scripts/check.sh does all that first).
 Prints one PASS/FAIL line a test and ends with "N passed, N failed".
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import guest  # noqa: E402
+import vfio_user as vu  # noqa: E402
 
 TOP = guest.TOP
 BUILD = guest.BUILD
@@ -104,6 +106,44 @@ def series_rejects_orphan_file():
         assert not (Path(tmp) / "build").exists(), "staged despite the error"
 
 
+def run_glib_test(binary, *args, qemu=None):
+    """Run a GLib test program with TAP output; assert it ran and passed."""
+    env = dict(os.environ)
+    if qemu:
+        env["QTEST_QEMU_BINARY"] = str(qemu)
+    r = run([str(QEMU_BUILD / binary), "--tap", "-q", *args], env=env,
+            cwd=QEMU_BUILD, timeout=900)
+    ok = sum(1 for ln in r.stdout.splitlines() if ln.startswith("ok "))
+    bad = [ln for ln in r.stdout.splitlines() if ln.startswith("not ok")]
+    assert r.returncode == 0 and ok and not bad, r.stdout[-4000:]
+    print(f"  {binary}: {ok} passed")
+
+
+@test
+def unit_vfio_bar_wc():
+    """tests/unit/test-vfio-bar-wc: the barN-wc policy, every combination"""
+    run_glib_test("tests/unit/test-vfio-bar-wc")
+
+
+@test
+def upstream_qmp_cmd_test():
+    """upstream qmp-cmd-test (query-vfio-pci-bars among the query commands)"""
+    run_glib_test("tests/qtest/qmp-cmd-test", qemu=guest.QEMU["patched"])
+
+
+@test
+def upstream_device_introspect_test():
+    """upstream device-introspect-test (vfio-pci, vfio-user-pci properties)"""
+    run_glib_test("tests/qtest/device-introspect-test", qemu=guest.QEMU["patched"])
+
+
+@test
+def upstream_qom_test_virt():
+    """upstream qom-test on the virt machine (other boards need ROMs +ds strips)"""
+    run_glib_test("tests/qtest/qom-test", "-p", "/aarch64/qom/virt-10.2",
+                  qemu=guest.QEMU["patched"])
+
+
 ADRALN = "SIGBUS/BUS_ADRALN"
 # What an arm64 host with stage 2 Normal-NC gives (FACTS.md, hardware).
 EXPECTED_PATCHED = {
@@ -161,6 +201,202 @@ def incremental_rebuild():
     print(f"  incremental rebuild after touching {src.relative_to(QEMU_SRC)}: "
           f"{n} step(s), {took:.1f} s")
     assert 0 < n <= 20, f"{n} steps: the build was not reused"
+
+
+MIB = 1 << 20
+HOST_DEFAULT_TCG = ("auto: the tcg accelerator cannot choose the memory type, "
+                    "the host's default applies")
+
+
+def bar(index, kind, size, prefetchable, effective, reason, mmapped=(),
+        trapped=(), requested="auto"):
+    return {"index": index, "kind": kind, "size": size,
+            "prefetchable": prefetchable, "requested": requested,
+            "effective": effective, "reason": reason,
+            "mmapped": [{"offset": o, "size": n} for o, n in mmapped],
+            "trapped": [{"offset": o, "size": n} for o, n in trapped]}
+
+
+def unimplemented(index):
+    return bar(index, "unimplemented", 0, False, "not-applicable",
+               f"auto: BAR {index} is not implemented (or is the upper half "
+               "of a 64-bit BAR)")
+
+
+# The test server's BARs under TCG, which enforces no host type yet.
+EXPECTED_BARS_AUTO = [
+    bar(0, "mem32", 0x1000, False, "host-default", HOST_DEFAULT_TCG,
+        mmapped=[(0, 0x1000)]),
+    bar(1, "io", 0x100, False, "not-applicable", "auto: BAR 1 is an I/O BAR",
+        trapped=[(0, 0x100)]),
+    bar(2, "mem32", MIB, True, "host-default", HOST_DEFAULT_TCG,
+        mmapped=[(0, MIB)]),
+    unimplemented(3), unimplemented(4), unimplemented(5),
+]
+
+
+@test
+def vfio_properties_on_both_types():
+    """vfio-pci and vfio-user-pci both have bar0-wc..bar5-wc, described"""
+    q = vu.Qemu()
+    try:
+        for typename in ("vfio-pci", "vfio-user-pci"):
+            props = {p["name"]: p for p in
+                     q.cmd("device-list-properties", typename=typename)}
+            for n in range(6):
+                p = props.get(f"bar{n}-wc")
+                assert p, f"{typename} has no bar{n}-wc"
+                assert p["type"] == "OnOffAuto", p
+                assert p.get("default-value") == "auto", p
+                assert f"BAR {n}'s mmapped parts" in p.get("description", ""), p
+            assert "bar6-wc" not in props
+    finally:
+        q.quit()
+
+
+@test
+def vfio_user_report_auto():
+    """vfio-user-pci on the real server: query-vfio-pci-bars, every BAR"""
+    server = vu.Server()
+    try:
+        q = vu.Qemu("-device", json.dumps(vu.vfio_user_device(server, id="wc0")))
+        devs = q.cmd("query-vfio-pci-bars")
+        hmp = q.cmd("human-monitor-command", **{"command-line": "info vfio-bars"})
+        q.quit()
+    finally:
+        server.stop()
+    assert len(devs) == 1, devs
+    dev = devs[0]
+    assert dev["id"] == "wc0" and dev["qom-path"] == "/machine/peripheral/wc0", dev
+    assert dev["name"] == f"vfio-user:{server.socket}", dev
+    for got, want in zip(dev["bars"], EXPECTED_BARS_AUTO):
+        assert got == want, f"BAR {want['index']}:\n got  {got}\n want {want}"
+    assert len(dev["bars"]) == 6
+    assert "BAR 2: mem32 prefetchable, 0x100000 bytes, bar2-wc=auto -> " \
+           "host-default" in hmp, hmp
+
+
+def vfio_user_error(server, tail):
+    return f"vfio vfio-user:{server.socket}: {tail}"
+
+
+@test
+def vfio_user_bad_inputs():
+    """each bad barN-wc: exact error, nothing half-realized, QEMU alive"""
+    server = vu.Server()
+    q = vu.Qemu("-device", "pcie-root-port,id=rp0,chassis=1")
+    cases = [
+        ({"bar6-wc": "on"}, "Property 'vfio-user-pci.bar6-wc' not found"),
+        ({"bar2-wc": "maybe"},
+         "Parameter 'bar2-wc' does not accept value 'maybe'"),
+        ({"bar1-wc": "on"},
+         vfio_user_error(server, "bar1-wc=on: BAR 1 is an I/O BAR")),
+        ({"bar3-wc": "off"},
+         vfio_user_error(server, "bar3-wc=off: BAR 3 is not implemented (or "
+                         "is the upper half of a 64-bit BAR)")),
+        ({"bar2-wc": "on"},
+         vfio_user_error(server, "bar2-wc=on: BAR 2 needs the Normal-NC host "
+                         "memory type, which the tcg accelerator cannot "
+                         "enforce")),
+        ({"bar0-wc": "off"},
+         vfio_user_error(server, "bar0-wc=off: BAR 0 needs the Device-nGnRE "
+                         "host memory type, which the tcg accelerator cannot "
+                         "enforce")),
+    ]
+    wrong = []
+    try:
+        for props, message in cases:
+            try:
+                q.cmd("device_add", **vu.vfio_user_device(server, id="bad",
+                                                           bus="rp0", **props))
+                wrong.append(f"{props}: device_add succeeded")
+                continue
+            except vu.QMPError as e:
+                if str(e) != message:
+                    wrong.append(f"{props}: got {str(e)!r}\n  want {message!r}")
+            assert q.cmd("query-vfio-pci-bars") == [], props
+            assert q.cmd("query-status")["status"] == "prelaunch", props
+            assert not [d for d in q.cmd("qom-list", path="/machine/peripheral")
+                        if d["name"] == "bad"], props
+        # The server and QEMU are still fine: a good device plugs.
+        q.cmd("device_add", **vu.vfio_user_device(server, id="good", bus="rp0"))
+        assert [d["id"] for d in q.cmd("query-vfio-pci-bars")] == ["good"]
+    finally:
+        q.quit()
+        server.stop()
+    assert not wrong, "\n".join(wrong)
+
+
+@test
+def vfio_user_bad_command_line():
+    """an on that cannot be honoured on the command line: QEMU exits, says why"""
+    server = vu.Server()
+    try:
+        r = run([str(vu.QEMU), "-M", "virt", "-nic", "none", "-display", "none",
+                 "-device", json.dumps(vu.vfio_user_device(server, **{"bar1-wc": "on"}))],
+                timeout=60)
+    finally:
+        server.stop()
+    assert r.returncode == 1, r.stdout
+    assert vfio_user_error(server, "bar1-wc=on: BAR 1 is an I/O BAR") in r.stdout, \
+        r.stdout
+    assert "Only memory BARs have a memory type" in r.stdout, r.stdout
+
+
+@test
+def vfio_user_hotplug_50():
+    """device_add / device_del of vfio-user-pci x50: QMP stays consistent"""
+    server = vu.Server()
+    q = vu.Qemu("-device", "pcie-root-port,id=rp0,chassis=1")
+    try:
+        for i in range(50):
+            q.cmd("device_add", **vu.vfio_user_device(server, id="wc0", bus="rp0",
+                                                       **{"bar2-wc": "auto"}))
+            devs = q.cmd("query-vfio-pci-bars")
+            assert [d["id"] for d in devs] == ["wc0"], (i, devs)
+            assert devs[0]["bars"][2]["effective"] == "host-default", (i, devs)
+            q.cmd("device_del", id="wc0")
+            q.wait_event("DEVICE_DELETED")
+            assert q.cmd("query-vfio-pci-bars") == [], i
+    finally:
+        q.quit()
+        rc, err = server.stop()
+    assert rc == 0, err
+
+
+@test
+def vfio_user_bar2_writes_land_in_server():
+    """qtest accesses through BAR2 reach the server's memfd, both ways"""
+    server = vu.Server()
+    q = vu.Qemu("-device", json.dumps(vu.vfio_user_device(server, addr="0x3")),
+                qtest=True)
+    try:
+        vu.map_bar(q, 3, 2, vu.VIRT_PCI_MMIO)
+        patterns = {0x0: 0x11223344, 0x1000: 0xa5a5a5a5, 0xffffc: 0xcafef00d}
+        for off, val in patterns.items():
+            q.qtest_cmd(f"writel {vu.VIRT_PCI_MMIO + off:#x} {val:#x}")
+        with open(server.bars_file(), "r+b") as bars:
+            for off, val in patterns.items():
+                bars.seek(off)
+                got = int.from_bytes(bars.read(4), "little")
+                assert got == val, f"BAR2+{off:#x}: server has {got:#x}, not {val:#x}"
+            bars.seek(0x2000)
+            bars.write((0x5566778899aabbcc).to_bytes(8, "little"))
+        got = q.qtest_cmd(f"readq {vu.VIRT_PCI_MMIO + 0x2000:#x}")[0]
+        assert int(got, 16) == 0x5566778899aabbcc, got
+    finally:
+        q.quit()
+        server.stop()
+
+
+@test
+def vfio_user_server_exits_cleanly():
+    """the test server exits with 0 on SIGTERM and removes its socket"""
+    server = vu.Server()
+    path = server.socket
+    rc, err = server.stop()
+    assert rc == 0, err
+    assert not os.path.exists(path)
 
 
 def main():

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The README's demo command: prepare everything (scripts/prepare.sh), boot
-# the aarch64 guest program on stock and patched QEMU, and print what the
-# guest saw, case by case.
+# the aarch64 guest program on stock and patched QEMU, print what the guest
+# saw, case by case, then what QEMU reports for a vfio-user-pci device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/prepare.sh
@@ -17,3 +17,13 @@ cat <<MSG
 Hardware takes an alignment fault for DC ZVA on Device memory, and so does
 glibc's aligned memset(0), which uses it; stock QEMU let both through.
 MSG
+
+cat <<MSG
+
+A vfio-user-pci device on the project's libvfio-user test server
+(tests-qtest/out-of-tree/vfio-user-wc-server.c), as 'info vfio-bars' shows
+it under TCG (which does not enforce host memory types yet, so auto gives
+the host's default):
+
+MSG
+scripts/vfio_user.py

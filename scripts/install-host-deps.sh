@@ -21,6 +21,7 @@ PKGS=(
     flex bison bzip2 xz-utils cpio file perl
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross
     libjson-c-dev libcmocka-dev
+    ipxe-qemu
 )
 BACKPORT_PKGS=(meson python3-pycotap)
 

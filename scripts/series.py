@@ -9,6 +9,7 @@ Sources of truth (see README, "How the series is kept"):
   <component>/series/<name>.diff   its changes to files that exist upstream
   <component>/series/<name>.files  the new files it adds, one QEMU path a
                                    line, kept at that path under <component>/
+  <component>/out-of-tree/         project files that are not for upstream
   base-fixups/series, *.patch      adaptations of the pinned tarball; applied
                                    before the series, never part of it
 
@@ -38,6 +39,9 @@ BUILD = Path(os.environ.get("BUILD", TOP / "build"))
 SRC = BUILD / "qemu" / "patched" / "src"
 PATCHES = TOP / "patches" / "qemu"
 COMPONENTS = ("hw-vfio-wc", "target-arm-s2", "qapi", "docs", "tests-qtest")
+# Folders of a component that are not QEMU paths: the patches' sources, and
+# project files that are not for upstream (e.g. the vfio-user test server).
+NOT_QEMU_FILES = ("series", "out-of-tree")
 
 IDENT = {
     "GIT_AUTHOR_NAME": "QEMU arm64 WC project",
@@ -118,8 +122,8 @@ def read_series():
             continue
         for path in root.rglob("*"):
             rel = path.relative_to(root)
-            if path.is_file() and rel.parts[0] != "series" and \
-                    rel.name != "README.rst" and path not in claimed:
+            if path.is_file() and rel.parts[0] not in NOT_QEMU_FILES and \
+                    path not in claimed:
                 die(f"{comp}/{rel} belongs to no patch: list it in a .files")
     return patches
 
@@ -288,11 +292,12 @@ def check(build_each=False):
     patch_files = [PATCHES / n for n in (PATCHES / "series").read_text().split()]
     with tempfile.TemporaryDirectory(prefix="series-check-") as tmp:
         tmp = Path(tmp)
-        # Where --build builds it, the tree is ../src as for the others.
-        wt = BUILD / "qemu" / "each" / "src"
-        git("worktree", "prune")
+        # For --build, the tree is ../src of its build directory, as for
+        # the others, so that ccache serves it; else a private one.
+        wt = BUILD / "qemu" / "each" / "src" if build_each else tmp / "am"
         shutil.rmtree(wt, ignore_errors=True)
-        git("worktree", "add", "-q", "--detach", str(wt), "pristine")
+        git("worktree", "prune")
+        git("worktree", "add", "-q", "-f", "--detach", str(wt), "pristine")
         try:
             git("am", "-q", "--keep-cr", *map(str, patch_files), cwd=wt, check=False)
             ok = git("rev-list", "--count", "pristine..HEAD", cwd=wt) == str(len(patch_files))

@@ -44,7 +44,7 @@ bool vfio_pci_bar_wc_resolve(const VFIOBarWCQuery *q, VFIOBarWCResult *res,
             return false;
         }
         res->type = VFIO_PCI_BAR_MEM_TYPE_NOT_APPLICABLE;
-        res->reason = g_strdup_printf("auto: BAR %s", what);
+        res->reason = g_strdup_printf("auto: BAR %u %s", q->nr, what);
         return true;
     }
 

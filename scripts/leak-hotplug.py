@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Opt-in, slow: device_add / device_del of vfio-user-pci under valgrind.
+
+Runs QEMU under valgrind's memcheck twice, with 0 and with N (default 50)
+hot-plug cycles of a vfio-user-pci with bar2-wc set, and prints valgrind's
+leak summary for both: what grows with N is what hot-plug leaks.
+
+  scripts/leak-hotplug.py [N]
+"""
+
+import re
+import sys
+
+import vfio_user as vu
+
+VALGRIND = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite",
+            "--errors-for-leak-kinds=definite"]
+
+
+def run(cycles):
+    server = vu.Server()
+    q = vu.Qemu("-device", "pcie-root-port,id=rp0,chassis=1", wrapper=VALGRIND)
+    try:
+        for i in range(cycles):
+            q.cmd("device_add", **vu.vfio_user_device(server, id="wc0", bus="rp0",
+                                                       **{"bar2-wc": "auto"}))
+            assert [d["id"] for d in q.cmd("query-vfio-pci-bars")] == ["wc0"]
+            q.cmd("device_del", id="wc0")
+            q.wait_event("DEVICE_DELETED", timeout=60)
+            assert q.cmd("query-vfio-pci-bars") == []
+    finally:
+        rc, out = q.quit()
+        server.stop()
+    lost = re.search(r"definitely lost: ([\d,]+) bytes in ([\d,]+) blocks", out)
+    errors = re.search(r"ERROR SUMMARY: (\d+) errors", out)
+    return (int(lost.group(1).replace(",", "")) if lost else 0,
+            int(errors.group(1)) if errors else None, out)
+
+
+def main():
+    cycles = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    base_lost, base_err, _ = run(0)
+    lost, err, out = run(cycles)
+    print(f"valgrind, 0 hot-plug cycles: definitely lost {base_lost} bytes, "
+          f"{base_err} errors")
+    print(f"valgrind, {cycles} hot-plug cycles: definitely lost {lost} bytes, "
+          f"{err} errors")
+    if lost > base_lost or err != base_err:
+        print(out[-8000:])
+        return 1
+    print("no leak or memory error grows with hot-plug")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""The vfio-user test device server and a QEMU that talks QMP to the tests
+over a UNIX socket: real processes, real sockets."""
+
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parent.parent
+BUILD = Path(os.environ.get("BUILD", TOP / "build"))
+SERVER = BUILD / "server" / "vfio-user-wc-server"
+QEMU = BUILD / "qemu" / "patched" / "build" / "qemu-system-aarch64"
+
+
+def wait_for(predicate, what, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class Server:
+    """vfio-user-wc-server on a socket in a private directory."""
+
+    def __init__(self):
+        self.dir = tempfile.TemporaryDirectory(prefix="vfio-user-wc-")
+        self.socket = os.path.join(self.dir.name, "server.sock")
+        self.proc = subprocess.Popen([str(SERVER), self.socket],
+                                     stdin=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: os.path.exists(self.socket) or self.proc.poll() is not None,
+                 "the server's socket")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"server exited: {self.proc.stderr.read()}")
+
+    def bars_file(self):
+        """The server's memfd: BAR2 at offset 0, BAR0 after BAR2."""
+        fds = Path(f"/proc/{self.proc.pid}/fd")
+        for fd in fds.iterdir():
+            if os.readlink(fd).startswith("/memfd:vfio-user-wc-bars"):
+                return fd
+        raise RuntimeError("the server has no BAR memfd")
+
+    def stop(self):
+        self.proc.terminate()
+        rc = self.proc.wait(timeout=10)
+        stderr = self.proc.stderr.read()
+        self.dir.cleanup()
+        return rc, stderr
+
+
+class QMPError(Exception):
+    def __init__(self, error):
+        super().__init__(error["desc"])
+        self.error = error
+
+
+class Qemu:
+    """qemu-system-aarch64 -M virt, paused, with QMP on a UNIX socket."""
+
+    def __init__(self, *args, accel="tcg", wrapper=(), qtest=False):
+        self.dir = tempfile.TemporaryDirectory(prefix="qemu-wc-")
+        qmp_path = os.path.join(self.dir.name, "qmp.sock")
+        qtest_path = os.path.join(self.dir.name, "qtest.sock")
+        if qtest:
+            accel = "qtest"
+            args = ("-chardev", f"socket,id=qtest,path={qtest_path},server=on,wait=off",
+                    "-qtest", "chardev:qtest", *args)
+        self.log = open(os.path.join(self.dir.name, "qemu.log"), "w+")
+        self.proc = subprocess.Popen(
+            [*wrapper, str(QEMU), "-M", "virt", "-accel", accel, "-nic", "none",
+             "-display", "none", "-S", "-qmp", f"unix:{qmp_path},server=on,wait=off",
+             *args],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(lambda: os.path.exists(qmp_path) or self.proc.poll() is not None,
+                 "QEMU's QMP socket", timeout=60)
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"QEMU exited: {self.output()}")
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(qmp_path)
+        self.rfile = self.sock.makefile("r")
+        self.events = []
+        json.loads(self.rfile.readline())        # the greeting
+        self.cmd("qmp_capabilities")
+        if qtest:
+            self.qtest = socket.socket(socket.AF_UNIX)
+            self.qtest.connect(qtest_path)
+            self.qtest_file = self.qtest.makefile("r")
+
+    def qtest_cmd(self, line):
+        """One qtest protocol command (docs/devel/testing/qtest.rst)."""
+        self.qtest.sendall(line.encode() + b"\n")
+        while True:
+            reply = self.qtest_file.readline().split()
+            if reply and reply[0] == "OK":
+                return reply[1:]
+            if not reply or reply[0] != "IRQ":
+                raise RuntimeError(f"qtest {line!r}: {reply}")
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def cmd(self, name, **args):
+        msg = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            reply = json.loads(self.rfile.readline())
+            if "event" in reply:
+                self.events.append(reply)
+            elif "error" in reply:
+                raise QMPError(reply["error"])
+            else:
+                return reply["return"]
+
+    def wait_event(self, name, timeout=10.0):
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                for i, ev in enumerate(self.events):
+                    if ev["event"] == name:
+                        return self.events.pop(i)
+                line = self.rfile.readline()
+                if not line:
+                    raise RuntimeError(f"QEMU closed QMP: {self.output()}")
+                self.events.append(json.loads(line))
+        finally:
+            self.sock.settimeout(None)
+
+    def quit(self):
+        try:
+            self.cmd("quit")
+        except (OSError, ValueError):
+            pass
+        self.sock.close()
+        rc = self.proc.wait(timeout=60)
+        out = self.output()
+        self.log.close()
+        self.dir.cleanup()
+        return rc, out
+
+
+def vfio_user_device(server, **props):
+    """device_add / -device arguments of a vfio-user-pci on @server."""
+    return {"driver": "vfio-user-pci",
+            "socket": {"type": "unix", "path": server.socket}, **props}
+
+
+# virt's PCIe ECAM (VIRT_HIGH_PCIE_ECAM) and 32-bit MMIO window.
+VIRT_ECAM = 0x4010000000
+VIRT_PCI_MMIO = 0x10000000
+
+
+def ecam(slot, reg):
+    return VIRT_ECAM | (slot << 15) | reg
+
+
+def map_bar(q, slot, index, address):
+    """Program a 32-bit memory BAR of the device in @slot of bus 0 and
+    enable memory decoding, through the qtest protocol."""
+    q.qtest_cmd(f"writel {ecam(slot, 0x10 + 4 * index):#x} {address:#x}")
+    q.qtest_cmd(f"writew {ecam(slot, 0x04):#x} 0x2")
+
+
+def main():
+    """Print 'info vfio-bars' for a vfio-user-pci on the test server."""
+    import sys
+    props = dict(arg.split("=", 1) for arg in sys.argv[1:])
+    server = Server()
+    try:
+        q = Qemu("-device", json.dumps(vfio_user_device(server, id="wc0", **props)))
+        print(q.cmd("human-monitor-command",
+                    **{"command-line": "info vfio-bars"}).replace("\r", ""), end="")
+        q.quit()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

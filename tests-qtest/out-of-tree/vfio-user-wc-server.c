@@ -1,0 +1,180 @@
+/*
+ * vfio-user-wc-server: a vfio-user PCI device for the barN-wc tests
+ *
+ * A real vfio-user server, on libvfio-user, with the BARs the tests need:
+ *
+ *   BAR0  4 KiB  32-bit memory, not prefetchable, mmappable
+ *   BAR1  256 B  I/O, trapped (served by a callback)
+ *   BAR2  1 MiB  32-bit memory, prefetchable, mmappable
+ *   BAR3..5      not implemented
+ *
+ * BAR0 and BAR2 live in one memfd ("vfio-user-wc-bars"): BAR2 at offset
+ * 0, BAR0 after it.  A test reads what a client wrote through
+ * /proc/<pid>/fd/<n>.  The server serves one client at a time, waits for
+ * the next after a disconnect, and exits with 0 on SIGTERM or SIGINT,
+ * removing its socket.
+ *
+ * usage: vfio-user-wc-server SOCKET
+ *
+ * Copyright (c) 2026 QEMU arm64 WC project
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "libvfio-user.h"
+
+#define BAR0_SIZE   0x1000
+#define BAR1_SIZE   0x100
+#define BAR2_SIZE   0x100000
+
+static volatile sig_atomic_t stopping;
+static int bars_fd;
+static uint8_t io_bar[BAR1_SIZE];
+
+static void on_signal(int sig)
+{
+    stopping = 1;
+}
+
+static void log_cb(vfu_ctx_t *ctx, int level, const char *msg)
+{
+    fprintf(stderr, "vfio-user-wc-server: %s\n", msg);
+}
+
+/* Trapped accesses to a memfd-backed BAR: read or write the memfd. */
+static ssize_t access_memfd(off_t base, char *buf, size_t count,
+                            loff_t offset, bool is_write)
+{
+    ssize_t n = is_write ? pwrite(bars_fd, buf, count, base + offset)
+                         : pread(bars_fd, buf, count, base + offset);
+
+    return n == (ssize_t)count ? n : -1;
+}
+
+static ssize_t bar0_access(vfu_ctx_t *ctx, char *buf, size_t count,
+                           loff_t offset, bool is_write)
+{
+    return access_memfd(BAR2_SIZE, buf, count, offset, is_write);
+}
+
+static ssize_t bar2_access(vfu_ctx_t *ctx, char *buf, size_t count,
+                           loff_t offset, bool is_write)
+{
+    return access_memfd(0, buf, count, offset, is_write);
+}
+
+static ssize_t bar1_access(vfu_ctx_t *ctx, char *buf, size_t count,
+                           loff_t offset, bool is_write)
+{
+    if (offset < 0 || offset + count > sizeof(io_bar)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (is_write) {
+        memcpy(io_bar + offset, buf, count);
+    } else {
+        memcpy(buf, io_bar + offset, count);
+    }
+    return count;
+}
+
+static void dma_register(vfu_ctx_t *ctx, vfu_dma_info_t *info)
+{
+}
+
+static void dma_unregister(vfu_ctx_t *ctx, vfu_dma_info_t *info)
+{
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "vfio-user-wc-server: %s: %s\n", what, strerror(errno));
+    exit(EXIT_FAILURE);
+}
+
+int main(int argc, char **argv)
+{
+    struct sigaction sa = { .sa_handler = on_signal };   /* no SA_RESTART */
+    struct iovec bar0_mmap = { .iov_base = 0, .iov_len = BAR0_SIZE };
+    struct iovec bar2_mmap = { .iov_base = 0, .iov_len = BAR2_SIZE };
+    const char *socket_path = argv[1];
+    vfu_ctx_t *ctx;
+    int ret;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s SOCKET\n", argv[0]);
+        return EXIT_FAILURE;
+    }
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    bars_fd = memfd_create("vfio-user-wc-bars", 0);
+    if (bars_fd < 0 || ftruncate(bars_fd, BAR2_SIZE + BAR0_SIZE) < 0) {
+        die("memfd");
+    }
+
+    ctx = vfu_create_ctx(VFU_TRANS_SOCK, socket_path, 0, NULL,
+                         VFU_DEV_TYPE_PCI);
+    if (!ctx) {
+        die("vfu_create_ctx");
+    }
+    if (vfu_setup_log(ctx, log_cb, LOG_ERR) < 0 ||
+        vfu_pci_init(ctx, VFU_PCI_TYPE_CONVENTIONAL, PCI_HEADER_TYPE_NORMAL,
+                     0) < 0) {
+        die("vfu_pci_init");
+    }
+    vfu_pci_set_id(ctx, 0x1b36, 0x0099, 0x1af4, 0x1100);
+    vfu_pci_set_class(ctx, 0x05, 0x00, 0x00);   /* memory controller, RAM */
+
+    if (vfu_setup_region(ctx, VFU_PCI_DEV_BAR0_REGION_IDX, BAR0_SIZE,
+                         bar0_access, VFU_REGION_FLAG_RW | VFU_REGION_FLAG_MEM,
+                         &bar0_mmap, 1, bars_fd, BAR2_SIZE) < 0 ||
+        vfu_setup_region(ctx, VFU_PCI_DEV_BAR1_REGION_IDX, BAR1_SIZE,
+                         bar1_access, VFU_REGION_FLAG_RW, NULL, 0, -1, 0) < 0 ||
+        vfu_setup_region(ctx, VFU_PCI_DEV_BAR2_REGION_IDX, BAR2_SIZE,
+                         bar2_access, VFU_REGION_FLAG_RW | VFU_REGION_FLAG_MEM,
+                         &bar2_mmap, 1, bars_fd, 0) < 0) {
+        die("vfu_setup_region");
+    }
+    if (vfu_setup_device_dma(ctx, dma_register, dma_unregister) < 0) {
+        die("vfu_setup_device_dma");
+    }
+    if (vfu_realize_ctx(ctx) < 0) {
+        die("vfu_realize_ctx");
+    }
+    /*
+     * This libvfio-user has no prefetchable region flag, but keeps the
+     * low bits of a memory BAR from config space.
+     */
+    vfu_pci_get_config_space(ctx)->hdr.bars[2].mem.prefetchable = 1;
+
+    fprintf(stderr, "vfio-user-wc-server: listening on %s\n", socket_path);
+    while (!stopping) {
+        if (vfu_attach_ctx(ctx) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            die("vfu_attach_ctx");
+        }
+        do {
+            ret = vfu_run_ctx(ctx);
+        } while (ret >= 0 && !stopping);
+        if (!stopping && errno != ENOTCONN && errno != ESHUTDOWN &&
+            errno != EINTR) {
+            die("vfu_run_ctx");
+        }
+    }
+    vfu_destroy_ctx(ctx);
+    unlink(socket_path);
+    return EXIT_SUCCESS;
+}
