@@ -8,6 +8,7 @@ set -euo pipefail
 lib_src=$BUILD/qemu/patched/src/subprojects/libvfio-user
 [ -d "$lib_src" ] || "$TOP/scripts/series.py" stage
 out=$BUILD/server
+mkdir -p "$out"
 src=$TOP/tests-qtest/out-of-tree/vfio-user-wc-server.c
 
 if [ ! -f "$out/libvfio-user/build.ninja" ]; then
