@@ -276,6 +276,22 @@ def vfio_user_report_auto():
            "host-default" in hmp, hmp
 
 
+@test
+def vfio_user_msix_hole_reported():
+    """an MSI-X table in BAR2: the trapped hole and the mmapped parts"""
+    server = vu.Server("--msix")
+    try:
+        q = vu.Qemu("-device", json.dumps(vu.vfio_user_device(server)))
+        bar2 = q.cmd("query-vfio-pci-bars")[0]["bars"][2]
+        q.quit()
+    finally:
+        server.stop()
+    want = bar(2, "mem32", MIB, True, "host-default", HOST_DEFAULT_TCG,
+               mmapped=[(0, 0x1000), (0x2000, MIB - 0x2000)],
+               trapped=[(0x1000, 0x1000)])
+    assert bar2 == want, f"\n got  {bar2}\n want {want}"
+
+
 def vfio_user_error(server, tail):
     return f"vfio vfio-user:{server.socket}: {tail}"
 

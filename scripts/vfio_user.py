@@ -27,10 +27,10 @@ def wait_for(predicate, what, timeout=10.0):
 class Server:
     """vfio-user-wc-server on a socket in a private directory."""
 
-    def __init__(self):
+    def __init__(self, *options):
         self.dir = tempfile.TemporaryDirectory(prefix="vfio-user-wc-")
         self.socket = os.path.join(self.dir.name, "server.sock")
-        self.proc = subprocess.Popen([str(SERVER), self.socket],
+        self.proc = subprocess.Popen([str(SERVER), *options, self.socket],
                                      stdin=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         wait_for(lambda: os.path.exists(self.socket) or self.proc.poll() is not None,
@@ -77,12 +77,19 @@ class Qemu:
              "-display", "none", "-S", "-qmp", f"unix:{qmp_path},server=on,wait=off",
              *args],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for(lambda: os.path.exists(qmp_path) or self.proc.poll() is not None,
-                 "QEMU's QMP socket", timeout=60)
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"QEMU exited: {self.output()}")
         self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.connect(qmp_path)
+
+        def connected():
+            # The socket file appears at bind(), before QEMU listens.
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"QEMU exited: {self.output()}")
+            try:
+                self.sock.connect(qmp_path)
+                return True
+            except (FileNotFoundError, ConnectionRefusedError):
+                return False
+
+        wait_for(connected, "QEMU's QMP socket", timeout=60)
         self.rfile = self.sock.makefile("r")
         self.events = []
         json.loads(self.rfile.readline())        # the greeting

@@ -5,7 +5,9 @@
  *
  *   BAR0  4 KiB  32-bit memory, not prefetchable, mmappable
  *   BAR1  256 B  I/O, trapped (served by a callback)
- *   BAR2  1 MiB  32-bit memory, prefetchable, mmappable
+ *   BAR2  1 MiB  32-bit memory, prefetchable, mmappable; with --msix, it
+ *                also holds an MSI-X table (0x1000) and PBA (0x1800), which
+ *                QEMU traps, leaving a hole in the mmap
  *   BAR3..5      not implemented
  *
  * BAR0 and BAR2 live in one memfd ("vfio-user-wc-bars"): BAR2 at offset
@@ -14,7 +16,7 @@
  * the next after a disconnect, and exits with 0 on SIGTERM or SIGINT,
  * removing its socket.
  *
- * usage: vfio-user-wc-server SOCKET
+ * usage: vfio-user-wc-server [--msix] SOCKET
  *
  * Copyright (c) 2026 QEMU arm64 WC project
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -31,10 +33,14 @@
 #include <unistd.h>
 
 #include "libvfio-user.h"
+#include "pci_caps/msix.h"
 
 #define BAR0_SIZE   0x1000
 #define BAR1_SIZE   0x100
 #define BAR2_SIZE   0x100000
+#define MSIX_VECTORS 4
+#define MSIX_TABLE  0x1000
+#define MSIX_PBA    0x1800
 
 static volatile sig_atomic_t stopping;
 static int bars_fd;
@@ -106,12 +112,13 @@ int main(int argc, char **argv)
     struct sigaction sa = { .sa_handler = on_signal };   /* no SA_RESTART */
     struct iovec bar0_mmap = { .iov_base = 0, .iov_len = BAR0_SIZE };
     struct iovec bar2_mmap = { .iov_base = 0, .iov_len = BAR2_SIZE };
-    const char *socket_path = argv[1];
+    bool msix = argc == 3 && strcmp(argv[1], "--msix") == 0;
+    const char *socket_path = argv[argc - 1];
     vfu_ctx_t *ctx;
     int ret;
 
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s SOCKET\n", argv[0]);
+    if (argc != 2 && !msix) {
+        fprintf(stderr, "usage: %s [--msix] SOCKET\n", argv[0]);
         return EXIT_FAILURE;
     }
     sigaction(SIGTERM, &sa, NULL);
@@ -148,6 +155,19 @@ int main(int argc, char **argv)
     }
     if (vfu_setup_device_dma(ctx, dma_register, dma_unregister) < 0) {
         die("vfu_setup_device_dma");
+    }
+    if (msix) {
+        struct msixcap cap = {
+            .hdr.id = PCI_CAP_ID_MSIX,
+            .mxc.ts = MSIX_VECTORS - 1,
+            .mtab = { .tbir = 2, .to = MSIX_TABLE >> 3 },
+            .mpba = { .pbir = 2, .pbao = MSIX_PBA >> 3 },
+        };
+
+        if (vfu_setup_device_nr_irqs(ctx, VFU_DEV_MSIX_IRQ, MSIX_VECTORS) < 0 ||
+            vfu_pci_add_capability(ctx, 0, 0, &cap) < 0) {
+            die("MSI-X");
+        }
     }
     if (vfu_realize_ctx(ctx) < 0) {
         die("vfu_realize_ctx");
