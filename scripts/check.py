@@ -187,6 +187,49 @@ def guest_bar_access_stock():
     check_table(table, EXPECTED_STOCK)
 
 
+def guest_on_vfio_user(mode):
+    server = vu.Server()
+    try:
+        dev = vu.vfio_user_device(server, **{"bar2-wc": mode})
+        table, _ = guest.boot(guest.QEMU["patched"], ["-device", json.dumps(dev)],
+                              guest.VFIO_USER_WC_ID)
+        with open(server.bars_file(), "rb") as bars:
+            bars.seek(0x100)           # where store8-aligned wrote, last
+            landed = int.from_bytes(bars.read(8), "little")
+    finally:
+        server.stop()
+    return table, landed
+
+
+DEVICE_TABLE = {c: EXPECTED_PATCHED[("resource2", c)] for c in guest.CASES}
+
+
+def check_guest_vfio_user(mode, wc_expected):
+    table, landed = guest_on_vfio_user(mode)
+    expected = {**{("resource2", c): r for c, r in DEVICE_TABLE.items()},
+                **{("resource2_wc", c): r for c, r in wc_expected.items()}}
+    check_table(table, expected)
+    assert landed == 0x1122334455667788, f"server memfd has {landed:#x}"
+
+
+@test
+def guest_vfio_user_bar2_wc_on():
+    """guest on vfio-user-pci,bar2-wc=on: resource2_wc all OK, resource2 faults"""
+    check_guest_vfio_user("on", {c: "OK" for c in guest.CASES})
+
+
+@test
+def guest_vfio_user_bar2_wc_auto():
+    """guest on vfio-user-pci,bar2-wc=auto (prefetchable): as with on"""
+    check_guest_vfio_user("auto", {c: "OK" for c in guest.CASES})
+
+
+@test
+def guest_vfio_user_bar2_wc_off():
+    """guest on vfio-user-pci,bar2-wc=off: resource2_wc faults like Device"""
+    check_guest_vfio_user("off", DEVICE_TABLE)
+
+
 @test
 def incremental_rebuild():
     """editing one source file rebuilds only what depends on it"""
@@ -204,8 +247,8 @@ def incremental_rebuild():
 
 
 MIB = 1 << 20
-HOST_DEFAULT_TCG = ("auto: the tcg accelerator cannot choose the memory type, "
-                    "the host's default applies")
+HOST_DEFAULT_QTEST = ("auto: the QTest accelerator cannot choose the memory "
+                      "type, the host's default applies")
 
 
 def bar(index, kind, size, prefetchable, effective, reason, mmapped=(),
@@ -223,15 +266,25 @@ def unimplemented(index):
                "of a 64-bit BAR)")
 
 
-# The test server's BARs under TCG, which enforces no host type yet.
+# The test server's BARs with barN-wc=auto under arm TCG, which enforces
+# both host memory types.
 EXPECTED_BARS_AUTO = [
-    bar(0, "mem32", 0x1000, False, "host-default", HOST_DEFAULT_TCG,
+    bar(0, "mem32", 0x1000, False, "device-ngnre", "auto: not prefetchable",
         mmapped=[(0, 0x1000)]),
     bar(1, "io", 0x100, False, "not-applicable", "auto: BAR 1 is an I/O BAR",
         trapped=[(0, 0x100)]),
-    bar(2, "mem32", MIB, True, "host-default", HOST_DEFAULT_TCG,
+    bar(2, "mem32", MIB, True, "normal-nc", "auto: prefetchable",
         mmapped=[(0, MIB)]),
     unimplemented(3), unimplemented(4), unimplemented(5),
+]
+# Under the qtest accelerator, which enforces none.
+EXPECTED_BARS_AUTO_QTEST = [
+    dict(EXPECTED_BARS_AUTO[0], effective="host-default",
+         reason=HOST_DEFAULT_QTEST),
+    EXPECTED_BARS_AUTO[1],
+    dict(EXPECTED_BARS_AUTO[2], effective="host-default",
+         reason=HOST_DEFAULT_QTEST),
+    *EXPECTED_BARS_AUTO[3:],
 ]
 
 
@@ -254,12 +307,11 @@ def vfio_properties_on_both_types():
         q.quit()
 
 
-@test
-def vfio_user_report_auto():
-    """vfio-user-pci on the real server: query-vfio-pci-bars, every BAR"""
+def report_auto(expected, hmp_line, **qemu_args):
     server = vu.Server()
     try:
-        q = vu.Qemu("-device", json.dumps(vu.vfio_user_device(server, id="wc0")))
+        q = vu.Qemu("-device", json.dumps(vu.vfio_user_device(server, id="wc0")),
+                    **qemu_args)
         devs = q.cmd("query-vfio-pci-bars")
         hmp = q.cmd("human-monitor-command", **{"command-line": "info vfio-bars"})
         q.quit()
@@ -269,11 +321,72 @@ def vfio_user_report_auto():
     dev = devs[0]
     assert dev["id"] == "wc0" and dev["qom-path"] == "/machine/peripheral/wc0", dev
     assert dev["name"] == f"vfio-user:{server.socket}", dev
-    for got, want in zip(dev["bars"], EXPECTED_BARS_AUTO):
+    for got, want in zip(dev["bars"], expected):
         assert got == want, f"BAR {want['index']}:\n got  {got}\n want {want}"
     assert len(dev["bars"]) == 6
-    assert "BAR 2: mem32 prefetchable, 0x100000 bytes, bar2-wc=auto -> " \
-           "host-default" in hmp, hmp
+    assert hmp_line in hmp, hmp
+
+
+@test
+def vfio_user_report_auto():
+    """vfio-user-pci on the real server, arm TCG: the report, every BAR"""
+    report_auto(EXPECTED_BARS_AUTO, "BAR 2: mem32 prefetchable, 0x100000 bytes, "
+                "bar2-wc=auto -> normal-nc (auto: prefetchable)")
+
+
+@test
+def vfio_user_report_auto_qtest():
+    """the same under the qtest accelerator, which enforces no type"""
+    report_auto(EXPECTED_BARS_AUTO_QTEST, "bar2-wc=auto -> host-default",
+                qtest=True)
+
+
+@test
+def vfio_user_modes_and_mtree():
+    """bar0-wc=off, bar2-wc=on: the report, and info mtree marks the regions"""
+    server = vu.Server()
+    try:
+        # The guest maps the BARs; -no-shutdown keeps them for info mtree.
+        q = vu.Qemu("-cpu", "max", "-m", "512", "-no-shutdown",
+                    "-kernel", str(guest.GUEST / "vmlinuz"),
+                    "-initrd", str(guest.GUEST / "bar-access.cpio"),
+                    "-append", f"quiet BAR_ACCESS_DEVICE={guest.VFIO_USER_WC_ID}",
+                    "-device", json.dumps(vu.vfio_user_device(
+                        server, id="wc0", **{"bar0-wc": "off", "bar2-wc": "on"})))
+        q.cmd("cont")
+        q.wait_event("SHUTDOWN", timeout=120)
+        bars = q.cmd("query-vfio-pci-bars")[0]["bars"]
+        mtree = q.cmd("human-monitor-command", **{"command-line": "info mtree"})
+        q.quit()
+    finally:
+        server.stop()
+    assert bars[0] == dict(EXPECTED_BARS_AUTO[0], requested="off",
+                           reason="off: requested"), bars[0]
+    assert bars[2] == dict(EXPECTED_BARS_AUTO[2], requested="on",
+                           reason="on: requested"), bars[2]
+    marks = [ln.strip() for ln in mtree.splitlines() if "host-mem-type" in ln]
+    assert any("BAR 0 mmaps[0] [host-mem-type device]" in m for m in marks), \
+        "\n".join(marks) or mtree[-3000:]
+    assert any("BAR 2 mmaps[0] [host-mem-type normal-nc]" in m for m in marks), \
+        "\n".join(marks)
+
+
+@test
+def vfio_user_on_non_prefetchable_warns():
+    """bar0-wc=on on a non-prefetchable BAR: realized, with a warning"""
+    server = vu.Server()
+    try:
+        q = vu.Qemu("-device", json.dumps(vu.vfio_user_device(
+            server, id="wc0", **{"bar0-wc": "on"})))
+        bar0 = q.cmd("query-vfio-pci-bars")[0]["bars"][0]
+        rc, out = q.quit()
+    finally:
+        server.stop()
+    assert bar0["effective"] == "normal-nc", bar0
+    assert (f"warning: vfio-user:{server.socket}: bar0-wc=on: BAR 0 is not "
+            "prefetchable; Normal-NC lets the CPU read it speculatively and "
+            "gather writes, which is wrong for registers with side effects"
+            ) in out, out
 
 
 @test
@@ -286,7 +399,7 @@ def vfio_user_msix_hole_reported():
         q.quit()
     finally:
         server.stop()
-    want = bar(2, "mem32", MIB, True, "host-default", HOST_DEFAULT_TCG,
+    want = bar(2, "mem32", MIB, True, "normal-nc", "auto: prefetchable",
                mmapped=[(0, 0x1000), (0x2000, MIB - 0x2000)],
                trapped=[(0x1000, 0x1000)])
     assert bar2 == want, f"\n got  {bar2}\n want {want}"
@@ -300,7 +413,8 @@ def vfio_user_error(server, tail):
 def vfio_user_bad_inputs():
     """each bad barN-wc: exact error, nothing half-realized, QEMU alive"""
     server = vu.Server()
-    q = vu.Qemu("-device", "pcie-root-port,id=rp0,chassis=1")
+    # qtest: an accelerator that cannot enforce host memory types.
+    q = vu.Qemu("-device", "pcie-root-port,id=rp0,chassis=1", qtest=True)
     cases = [
         ({"bar6-wc": "on"}, "Property 'vfio-user-pci.bar6-wc' not found"),
         ({"bar2-wc": "maybe"},
@@ -312,11 +426,11 @@ def vfio_user_bad_inputs():
                          "is the upper half of a 64-bit BAR)")),
         ({"bar2-wc": "on"},
          vfio_user_error(server, "bar2-wc=on: BAR 2 needs the Normal-NC host "
-                         "memory type, which the tcg accelerator cannot "
+                         "memory type, which the QTest accelerator cannot "
                          "enforce")),
         ({"bar0-wc": "off"},
          vfio_user_error(server, "bar0-wc=off: BAR 0 needs the Device-nGnRE "
-                         "host memory type, which the tcg accelerator cannot "
+                         "host memory type, which the QTest accelerator cannot "
                          "enforce")),
     ]
     wrong = []
@@ -331,7 +445,8 @@ def vfio_user_bad_inputs():
                 if str(e) != message:
                     wrong.append(f"{props}: got {str(e)!r}\n  want {message!r}")
             assert q.cmd("query-vfio-pci-bars") == [], props
-            assert q.cmd("query-status")["status"] == "prelaunch", props
+            assert q.cmd("query-status")["status"] in ("prelaunch", "running"), \
+                props
             assert not [d for d in q.cmd("qom-list", path="/machine/peripheral")
                         if d["name"] == "bad"], props
         # The server and QEMU are still fine: a good device plugs.
@@ -365,12 +480,14 @@ def vfio_user_hotplug_50():
     server = vu.Server()
     q = vu.Qemu("-device", "pcie-root-port,id=rp0,chassis=1")
     try:
+        modes = {"on": "normal-nc", "off": "device-ngnre", "auto": "normal-nc"}
         for i in range(50):
+            mode = list(modes)[i % 3]
             q.cmd("device_add", **vu.vfio_user_device(server, id="wc0", bus="rp0",
-                                                       **{"bar2-wc": "auto"}))
+                                                       **{"bar2-wc": mode}))
             devs = q.cmd("query-vfio-pci-bars")
             assert [d["id"] for d in devs] == ["wc0"], (i, devs)
-            assert devs[0]["bars"][2]["effective"] == "host-default", (i, devs)
+            assert devs[0]["bars"][2]["effective"] == modes[mode], (i, devs)
             q.cmd("device_del", id="wc0")
             q.wait_event("DEVICE_DELETED")
             assert q.cmd("query-vfio-pci-bars") == [], i

@@ -22,8 +22,7 @@ cat <<MSG
 
 A vfio-user-pci device on the project's libvfio-user test server
 (tests-qtest/out-of-tree/vfio-user-wc-server.c), as 'info vfio-bars' shows
-it under TCG (which does not enforce host memory types yet, so auto gives
-the host's default):
+it under arm TCG, which enforces the host memory types:
 
 MSG
 scripts/vfio_user.py

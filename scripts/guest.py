@@ -24,6 +24,8 @@ QEMU = {
 
 IVSHMEM_ID = "1af4:1110"
 IVSHMEM_BAR = 2             # prefetchable 64-bit memory BAR, backed by RAM
+# tests-qtest/out-of-tree/vfio-user-wc-server.c: BAR2 is prefetchable too.
+VFIO_USER_WC_ID = "1b36:0099"
 
 CASES = ("store8-aligned", "store8-unaligned", "load8-unaligned",
          "stp-ldp-aligned", "stp-ldp-unaligned", "memcpy-aligned",
@@ -31,22 +33,26 @@ CASES = ("store8-aligned", "store8-unaligned", "load8-unaligned",
          "memset0-misaligned")
 
 
-def boot(qemu, timeout=120):
-    """Boot the guest with an ivshmem-plain device; return (table, log):
-    table maps (mapping, case) to the result the guest printed."""
+def boot(qemu, device_args=None, device_id=IVSHMEM_ID, timeout=120):
+    """Boot the guest on @qemu; return (table, log): table maps
+    (mapping, case) to the result the guest printed.  By default the BAR
+    under test is ivshmem-plain's BAR2; @device_args and @device_id put
+    another PCI device there instead."""
     with tempfile.NamedTemporaryFile(prefix="bar-access-shm-") as shm:
         shm.truncate(1 << 20)
+        if device_args is None:
+            device_args = ["-object", f"memory-backend-file,id=shm,"
+                           f"mem-path={shm.name},size=1M,share=on",
+                           "-device", "ivshmem-plain,memdev=shm"]
         cmd = [str(qemu), "-M", "virt", "-cpu", "max", "-m", "512",
                "-display", "none", "-serial", "stdio", "-monitor", "none",
                "-no-reboot", "-nic", "none",
                "-kernel", str(GUEST / "vmlinuz"),
                "-initrd", str(GUEST / "bar-access.cpio"),
                "-append", "console=ttyAMA0 quiet panic=-1 "
-                          f"BAR_ACCESS_DEVICE={IVSHMEM_ID} "
+                          f"BAR_ACCESS_DEVICE={device_id} "
                           f"BAR_ACCESS_BAR={IVSHMEM_BAR}",
-               "-object", f"memory-backend-file,id=shm,mem-path={shm.name},"
-                          "size=1M,share=on",
-               "-device", "ivshmem-plain,memdev=shm"]
+               *device_args]
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=timeout)
     log = r.stdout.decode(errors="replace")
