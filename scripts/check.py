@@ -187,25 +187,18 @@ def guest_bar_access_stock():
     check_table(table, EXPECTED_STOCK)
 
 
-def guest_on_vfio_user(mode):
-    server = vu.Server()
-    try:
-        dev = vu.vfio_user_device(server, **{"bar2-wc": mode})
-        table, _ = guest.boot(guest.QEMU["patched"], ["-device", json.dumps(dev)],
-                              guest.VFIO_USER_WC_ID)
-        with open(server.bars_file(), "rb") as bars:
-            bars.seek(0x100)           # where store8-aligned wrote, last
-            landed = int.from_bytes(bars.read(8), "little")
-    finally:
-        server.stop()
-    return table, landed
+def stored_by_guest(server):
+    with open(server.bars_file(), "rb") as bars:
+        bars.seek(0x100)               # where store8-aligned wrote, last
+        return int.from_bytes(bars.read(8), "little")
 
 
 DEVICE_TABLE = {c: EXPECTED_PATCHED[("resource2", c)] for c in guest.CASES}
 
 
 def check_guest_vfio_user(mode, wc_expected):
-    table, landed = guest_on_vfio_user(mode)
+    table, landed = guest.boot_vfio_user(guest.QEMU["patched"], mode,
+                                         stored_by_guest)
     expected = {**{("resource2", c): r for c, r in DEVICE_TABLE.items()},
                 **{("resource2_wc", c): r for c, r in wc_expected.items()}}
     check_table(table, expected)

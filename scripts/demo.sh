@@ -20,6 +20,14 @@ MSG
 
 cat <<MSG
 
+The same guest on a vfio-user-pci device (the project's libvfio-user test
+server), whose BAR2 is prefetchable, with each barN-wc mode: arm TCG gives
+the BAR the host memory type an arm64 KVM host's stage 2 would.
+
+MSG
+scripts/guest.py --modes
+cat <<MSG
+
 A vfio-user-pci device on the project's libvfio-user test server
 (tests-qtest/out-of-tree/vfio-user-wc-server.c), as 'info vfio-bars' shows
 it under arm TCG, which enforces the host memory types:

@@ -5,6 +5,8 @@ guest's table:
 
   scripts/guest.py [--qemu PATH] [--stock]
   scripts/guest.py --compare      stock 10.2.2 and patched, side by side
+  scripts/guest.py --modes        the guest on vfio-user-pci (the project's
+                                  test server), bar2-wc=on, auto and off
 """
 
 import argparse
@@ -66,6 +68,22 @@ def boot(qemu, device_args=None, device_id=IVSHMEM_ID, timeout=120):
     return table, log
 
 
+def boot_vfio_user(qemu, mode, inspect=None):
+    """Boot the guest on a vfio-user-pci with bar2-wc=@mode on the test
+    server (scripts/vfio_user.py); return its table, or (table,
+    inspect(server)) with @inspect called before the server stops."""
+    import json
+    import vfio_user as vu
+
+    server = vu.Server()
+    try:
+        dev = vu.vfio_user_device(server, **{"bar2-wc": mode})
+        table = boot(qemu, ["-device", json.dumps(dev)], VFIO_USER_WC_ID)[0]
+        return (table, inspect(server)) if inspect else table
+    finally:
+        server.stop()
+
+
 def format_table(columns):
     """columns: [(title, table)] -> text, one row a case and mapping."""
     maps = (f"resource{IVSHMEM_BAR}", f"resource{IVSHMEM_BAR}_wc")
@@ -87,8 +105,13 @@ def main():
     ap.add_argument("--stock", action="store_true", help="the stock build")
     ap.add_argument("--compare", action="store_true",
                     help="boot stock and patched QEMU, print both")
+    ap.add_argument("--modes", action="store_true",
+                    help="the guest on vfio-user-pci, bar2-wc=on/auto/off")
     a = ap.parse_args()
-    if a.compare:
+    if a.modes:
+        columns = [(f"bar2-wc={m}", boot_vfio_user(QEMU["patched"], m))
+                   for m in ("on", "auto", "off")]
+    elif a.compare:
         columns = [("stock 10.2.2", boot(QEMU["stock"])[0]),
                    ("patched", boot(QEMU["patched"])[0])]
     else:
