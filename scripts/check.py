@@ -47,32 +47,45 @@ def series_check():
         assert line in r.stdout, r.stdout
 
 
-def tcg_dczva(qemu):
-    # -nic none: virt's default NIC wants efi-virtio.rom, which Debian's
-    # +ds tarball does not ship.
-    make = ["make", "-s", "-C", str(TCG_DIR), "run-dczva-device", f"QEMU={qemu}",
-            "QEMU_BASE_MACHINE=-M virt -cpu max -display none -nic none"]
-    out = TCG_DIR / "dczva-device.out"
+def tcg_system_test(name, qemu):
+    """Run one tests/tcg aarch64 system test with @qemu: (rc, output)."""
+    out = TCG_DIR / f"{name}.out"
     out.unlink(missing_ok=True)
-    r = run(make)
+    r = run(["make", "-s", "-C", str(TCG_DIR), f"run-{name}", f"QEMU={qemu}"])
     return r.returncode, out.read_text() if out.exists() else r.stdout
 
 
 @test
 def tcg_dczva_device_patched():
     """tests/tcg dczva-device: DC ZVA/GZVA fault on Device (patched QEMU)"""
-    rc, out = tcg_dczva(guest.QEMU["patched"])
+    rc, out = tcg_system_test("dczva-device", guest.QEMU["patched"])
     assert rc == 0 and "PASSED" in out and "FAIL" not in out, out
 
 
 @test
 def tcg_dczva_device_fails_on_stock():
     """tests/tcg dczva-device fails on stock QEMU 10.2.2 (no DC ZVA fault)"""
-    rc, out = tcg_dczva(guest.QEMU["stock"])
+    rc, out = tcg_system_test("dczva-device", guest.QEMU["stock"])
     assert rc != 0, out
     assert "FAIL: DC ZVA on Device, aligned" in out, out
     # The Normal cases are not what differs.
     assert "PASS: DC ZVA on Normal write-back" in out, out
+
+
+@test
+def tcg_align_s1_device_s2_patched():
+    """tests/tcg align-s1-device-s2: EL2 stage 2 Normal, stage 1 Device, TLB hit"""
+    rc, out = tcg_system_test("align-s1-device-s2", guest.QEMU["patched"])
+    assert rc == 0 and "PASSED" in out and "FAIL" not in out, out
+
+
+@test
+def tcg_align_s1_device_s2_fails_on_stock():
+    """the same fails on stock QEMU 10.2.2 (TLB_CHECK_ALIGNED lost)"""
+    rc, out = tcg_system_test("align-s1-device-s2", guest.QEMU["stock"])
+    assert rc != 0, out
+    assert "PASS: aligned load from stage 1 Device" in out, out
+    assert "FAIL: unaligned load from the same page" in out, out
 
 
 @test
