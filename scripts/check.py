@@ -55,11 +55,15 @@ def tcg_system_test(name, qemu):
     return r.returncode, out.read_text() if out.exists() else r.stdout
 
 
+def assert_tcg_passes(name):
+    rc, out = tcg_system_test(name, guest.QEMU["patched"])
+    assert rc == 0 and "PASSED" in out and "FAIL" not in out, out
+
+
 @test
 def tcg_dczva_device_patched():
     """tests/tcg dczva-device: DC ZVA/GZVA fault on Device (patched QEMU)"""
-    rc, out = tcg_system_test("dczva-device", guest.QEMU["patched"])
-    assert rc == 0 and "PASSED" in out and "FAIL" not in out, out
+    assert_tcg_passes("dczva-device")
 
 
 @test
@@ -75,8 +79,7 @@ def tcg_dczva_device_fails_on_stock():
 @test
 def tcg_align_s1_device_s2_patched():
     """tests/tcg align-s1-device-s2: EL2 stage 2 Normal, stage 1 Device, TLB hit"""
-    rc, out = tcg_system_test("align-s1-device-s2", guest.QEMU["patched"])
-    assert rc == 0 and "PASSED" in out and "FAIL" not in out, out
+    assert_tcg_passes("align-s1-device-s2")
 
 
 @test
