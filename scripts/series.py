@@ -74,6 +74,12 @@ def git(*args, cwd=SRC, env=None, check=True, capture=True, input=None):
     return r.stdout.strip() if capture and r.stdout else ""
 
 
+def read_list(path):
+    """The lines of a list file, without blank lines and # comments."""
+    return [ln.strip() for ln in path.read_text().splitlines()
+            if ln.strip() and not ln.startswith("#")]
+
+
 def dated(n):
     stamp = f"@{EPOCH + n * 60} +0000"
     return {"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
@@ -97,8 +103,7 @@ class Patch:
     def new_files(self):
         if not self.files_list.is_file():
             return []
-        files = [ln.strip() for ln in self.files_list.read_text().splitlines()
-                 if ln.strip() and not ln.startswith("#")]
+        files = read_list(self.files_list)
         for f in files:
             if not (self.comp / f).is_file():
                 die(f"{self.files_list.relative_to(TOP)} lists {f}, "
@@ -107,8 +112,7 @@ class Patch:
 
 
 def read_series():
-    patches = [Patch(ln.strip()) for ln in (TOP / "series").read_text().splitlines()
-               if ln.strip() and not ln.startswith("#")]
+    patches = [Patch(entry) for entry in read_list(TOP / "series")]
     claimed = {}
     for p in patches:
         for f in p.new_files():
@@ -182,16 +186,19 @@ def commit_patch(p, n, tree):
 
 def base_fixups():
     d = TOP / "base-fixups"
-    return [d / ln.strip() for ln in (d / "series").read_text().splitlines()
-            if ln.strip() and not ln.startswith("#")]
+    return [d / name for name in read_list(d / "series")]
+
+
+def has_pristine(tree):
+    return (tree / ".git").is_dir() and \
+        git("rev-parse", "-q", "--verify", "pristine", cwd=tree, check=False) != ""
 
 
 def stage(tree=SRC):
     """Commit the series in a scratch worktree, then move tree's 'series'
     branch there: only files whose content changed are rewritten."""
     patches = read_series()
-    if not (tree / ".git").is_dir() or \
-            git("rev-parse", "-q", "--verify", "pristine", cwd=tree, check=False) == "":
+    if not has_pristine(tree):
         make_pristine(tree)
     scratch = tree.parent / (tree.name + "-stage")
     if not (scratch / ".git").exists():
@@ -287,7 +294,7 @@ def checkpatch(tree, patch_files):
 
 def check(build_each=False):
     failures = []
-    if git("rev-parse", "-q", "--verify", "pristine", check=False) == "":
+    if not has_pristine(SRC):
         stage()
     patch_files = [PATCHES / n for n in (PATCHES / "series").read_text().split()]
     with tempfile.TemporaryDirectory(prefix="series-check-") as tmp:
