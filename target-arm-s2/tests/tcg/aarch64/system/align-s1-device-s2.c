@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 #include <minilib.h>
+#include "fault-recorder.h"
 
 #define BLOCK_2M            (2ul << 20)
 #define ALIAS_DEVICE        (0x7fc00000ul)
@@ -25,41 +26,6 @@
 static uint8_t buffer[4096] __attribute__((aligned(4096)));
 static uint64_t s2_level1[512] __attribute__((aligned(4096)));
 static uint8_t el1_stack[4096] __attribute__((aligned(16)));
-
-/* Written by the EL1 exception handler, behind the compiler's back. */
-static volatile uint64_t fault_esr;
-static volatile unsigned fault_count;   /* as above */
-
-/* EL1 vectors: synchronous exceptions from EL1 are recorded and skipped. */
-asm(
-    "   .text\n"
-    "   .balign 2048\n"
-    "el1_vectors:\n"
-    "   .rept 4\n"
-    "   b       .\n"
-    "   .balign 128\n"
-    "   .endr\n"
-    "   b       el1_record_sync\n"
-    "   .balign 128\n"
-    "   .rept 11\n"
-    "   b       .\n"
-    "   .balign 128\n"
-    "   .endr\n"
-    "el1_record_sync:\n"
-    "   stp     x0, x1, [sp, #-16]!\n"
-    "   adrp    x0, fault_esr\n"
-    "   mrs     x1, esr_el1\n"
-    "   str     x1, [x0, :lo12:fault_esr]\n"
-    "   adrp    x0, fault_count\n"
-    "   ldr     w1, [x0, :lo12:fault_count]\n"
-    "   add     w1, w1, #1\n"
-    "   str     w1, [x0, :lo12:fault_count]\n"
-    "   mrs     x0, elr_el1\n"
-    "   add     x0, x0, #4\n"
-    "   msr     elr_el1, x0\n"
-    "   ldp     x0, x1, [sp], #16\n"
-    "   eret\n"
-);
 
 static void semihosting_exit(int status)
 {
@@ -77,7 +43,7 @@ static void __attribute__((used)) at_el1(void)
     uint64_t value;
     int ok;
 
-    asm volatile("adr x0, el1_vectors; msr vbar_el1, x0; isb" : : : "x0");
+    install_fault_recorder();
 
     /* Fill the TLB with the page, then hit it unaligned. */
     asm volatile("ldr %0, [%1]" : "=r"(value) : "r"(device) : "memory");

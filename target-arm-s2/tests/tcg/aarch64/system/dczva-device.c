@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 #include <minilib.h>
+#include "fault-recorder.h"
 
 #define BLOCK_2M            (2ul << 20)
 #define ALIAS_NORMAL_WB     (0x7f800000ul)    /* L2 slots 508..510 */
@@ -33,54 +34,6 @@
 #define ISS_CM              (1u << 8)
 
 static uint8_t buffer[64 * 1024] __attribute__((aligned(4096)));
-
-/* Written by the exception handler, behind the compiler's back. */
-static volatile uint64_t fault_esr, fault_far;
-static volatile unsigned fault_count;   /* as above */
-
-/* boot.S's vectors, which report an unexpected exception and exit. */
-static uint64_t __attribute__((used)) boot_vectors;
-
-/*
- * Synchronous exceptions from the current EL record ESR_EL1 and FAR_EL1,
- * then step over the faulting instruction; anything else goes to boot.S.
- */
-asm(
-    "   .text\n"
-    "   .balign 2048\n"
-    "vectors:\n"
-    "   .rept 4\n"
-    "   b       unexpected_exception\n"
-    "   .balign 128\n"
-    "   .endr\n"
-    "   b       record_sync\n"
-    "   .balign 128\n"
-    "   .rept 11\n"
-    "   b       unexpected_exception\n"
-    "   .balign 128\n"
-    "   .endr\n"
-    "unexpected_exception:\n"
-    "   adrp    x0, boot_vectors\n"
-    "   ldr     x0, [x0, :lo12:boot_vectors]\n"
-    "   br      x0\n"
-    "record_sync:\n"
-    "   stp     x0, x1, [sp, #-16]!\n"
-    "   adrp    x0, fault_esr\n"
-    "   mrs     x1, esr_el1\n"
-    "   str     x1, [x0, :lo12:fault_esr]\n"
-    "   adrp    x0, fault_far\n"
-    "   mrs     x1, far_el1\n"
-    "   str     x1, [x0, :lo12:fault_far]\n"
-    "   adrp    x0, fault_count\n"
-    "   ldr     w1, [x0, :lo12:fault_count]\n"
-    "   add     w1, w1, #1\n"
-    "   str     w1, [x0, :lo12:fault_count]\n"
-    "   mrs     x0, elr_el1\n"
-    "   add     x0, x0, #4\n"
-    "   msr     elr_el1, x0\n"
-    "   ldp     x0, x1, [sp], #16\n"
-    "   eret\n"
-);
 
 static uint64_t *level2_table(void)
 {
@@ -205,8 +158,7 @@ int main(void)
     uint64_t mair, pfr1;
     unsigned len = zva_block_size();
 
-    asm volatile("mrs %0, vbar_el1" : "=r"(boot_vectors));
-    asm volatile("adr x0, vectors; msr vbar_el1, x0; isb" : : : "x0");
+    install_fault_recorder();
 
     asm("mrs %0, mair_el1" : "=r"(mair));
     mair &= ~(MAIR_ATTR(ATTRIDX_DEVICE, 0xff) |
