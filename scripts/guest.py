@@ -68,18 +68,16 @@ def boot(qemu, device_args=None, device_id=IVSHMEM_ID, timeout=120):
     return table, log
 
 
-def boot_vfio_user(qemu, mode, inspect=None):
+def boot_vfio_user(qemu, mode):
     """Boot the guest on a vfio-user-pci with bar2-wc=@mode on the test
-    server (scripts/vfio_user.py); return its table, or (table,
-    inspect(server)) with @inspect called before the server stops."""
+    server (scripts/vfio_user.py); return its table."""
     import json
     import vfio_user as vu
 
     server = vu.Server()
     try:
         dev = vu.vfio_user_device(server, **{"bar2-wc": mode})
-        table = boot(qemu, ["-device", json.dumps(dev)], VFIO_USER_WC_ID)[0]
-        return (table, inspect(server)) if inspect else table
+        return boot(qemu, ["-device", json.dumps(dev)], VFIO_USER_WC_ID)[0]
     finally:
         server.stop()
 

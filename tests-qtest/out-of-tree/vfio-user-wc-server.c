@@ -3,7 +3,7 @@
  *
  * A real vfio-user server, on libvfio-user, with the BARs the tests need:
  *
- *   BAR0  4 KiB  32-bit memory, not prefetchable, mmappable
+ *   BAR0  64 KiB 32-bit memory, not prefetchable, mmappable
  *   BAR1  256 B  I/O, trapped (served by a callback)
  *   BAR2  1 MiB  32-bit memory, prefetchable, mmappable; with --msix, it
  *                also holds an MSI-X table (0x1000) and PBA (0x1800), which
@@ -35,7 +35,7 @@
 #include "libvfio-user.h"
 #include "pci_caps/msix.h"
 
-#define BAR0_SIZE   0x1000
+#define BAR0_SIZE   0x10000
 #define BAR1_SIZE   0x100
 #define BAR2_SIZE   0x100000
 #define MSIX_VECTORS 4

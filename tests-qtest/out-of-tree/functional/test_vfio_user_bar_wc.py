@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+#
+# Functional test: what an aarch64 Linux guest sees through the BARs of a
+# vfio-user-pci device, for each barN-wc mode, under arm TCG.
+#
+# Copyright (c) 2026 QEMU arm64 WC project
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+arm TCG applies a BAR's host memory type as the outer stage 2 that an
+arm64 KVM host would give it, so a guest must fault, or not, exactly as on
+such a host.  Each test starts the vfio-user test device server, boots a
+guest whose /init (bar-access) maps one BAR through sysfs twice, as
+resourceN (the guest kernel maps it Device-nGnRE) and resourceN_wc
+(Normal-NC), and runs each access case in a child process, printing
+
+    bar-access: <mapping> <case> OK | SIGBUS/BUS_ADRALN | ...
+
+The test checks those lines against what hardware does, checks that the
+guest's stores are in the server's memory, and that query-vfio-pci-bars
+reports the stage 2 type the guest observed.
+
+Everything is local; nothing is downloaded:
+
+    QEMU_TEST_BAR_WC_KERNEL        an arm64 Linux kernel (Debian's
+                                   linux-image-arm64 works)
+    QEMU_TEST_BAR_WC_INITRD        an initramfs with bar-access as /init
+    QEMU_TEST_VFIO_USER_WC_SERVER  the vfio-user-wc-server binary
+"""
+
+import json
+import os
+import subprocess
+import time
+from unittest import skipUnless
+
+from qemu_test import QemuSystemTest, wait_for_console_pattern
+
+KERNEL = os.getenv('QEMU_TEST_BAR_WC_KERNEL')
+INITRD = os.getenv('QEMU_TEST_BAR_WC_INITRD')
+SERVER = os.getenv('QEMU_TEST_VFIO_USER_WC_SERVER')
+
+# vfio-user-wc-server: its PCI ID, and where its BARs live in its memfd.
+DEVICE_ID = '1b36:0099'
+BAR_OFFSET_IN_MEMFD = {2: 0, 0: 0x100000}
+# Where the guest's 'store8-aligned' case writes, and what.
+STORE_OFFSET = 0x100
+STORE_VALUE = 0x1122334455667788
+
+CASES = ('store8-aligned', 'store8-unaligned', 'load8-unaligned',
+         'stp-ldp-aligned', 'stp-ldp-unaligned', 'memcpy-aligned',
+         'memcpy-misaligned', 'dc-zva', 'memset0-aligned',
+         'memset0-misaligned')
+ADRALN = 'SIGBUS/BUS_ADRALN'
+# The architecture: on Device memory every unaligned access, DC ZVA and so
+# glibc's memset(0) take an alignment fault; on Normal-NC nothing does.
+OUTCOME = {
+    'device-ngnre': {c: 'OK' if c in ('store8-aligned', 'stp-ldp-aligned',
+                                      'memcpy-aligned') else ADRALN
+                     for c in CASES},
+    'normal-nc': {c: 'OK' for c in CASES},
+}
+
+
+@skipUnless(KERNEL and INITRD and SERVER,
+            'needs QEMU_TEST_BAR_WC_KERNEL, QEMU_TEST_BAR_WC_INITRD and '
+            'QEMU_TEST_VFIO_USER_WC_SERVER')
+class VfioUserBarWc(QemuSystemTest):
+
+    timeout = 120
+
+    def start_server(self):
+        sock = os.path.join(self.socket_dir().name, 'vfio-user.sock')
+        server = subprocess.Popen([SERVER, sock], stdin=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+        self.addCleanup(self.stop_server, server)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(sock):
+            self.assertIsNone(server.poll(), 'the server exited')
+            self.assertLess(time.monotonic(), deadline,
+                            'no server socket after 10 s')
+            time.sleep(0.05)
+        return server, sock
+
+    def stop_server(self, server):
+        server.terminate()
+        _, stderr = server.communicate(timeout=10)
+        self.assertEqual(server.returncode, 0, stderr)
+
+    def server_memory(self, server, offset, length):
+        """Read the server's BAR memfd, the device's own view."""
+        fds = f'/proc/{server.pid}/fd'
+        for fd in os.listdir(fds):
+            path = os.path.join(fds, fd)
+            if os.readlink(path).startswith('/memfd:vfio-user-wc-bars'):
+                with open(path, 'rb') as memfd:
+                    memfd.seek(offset)
+                    return memfd.read(length)
+        self.fail('the server has no BAR memfd')
+
+    def run_guest(self, bar, **props):
+        """Boot the guest on BAR @bar of a vfio-user-pci with @props; return
+        what the guest printed, as {(mapping, case): result}, and the 8
+        bytes its 'store8-aligned' case left in the device's memory."""
+        self.set_machine('virt')
+        self.require_accelerator('tcg')
+        self.require_device('vfio-user-pci')
+        server, sock = self.start_server()
+
+        device = {'driver': 'vfio-user-pci', 'id': 'wc0',
+                  'socket': {'type': 'unix', 'path': sock}, **props}
+        self.vm.set_console()
+        self.vm.add_args('-accel', 'tcg', '-cpu', 'max', '-m', '512',
+                         '-nic', 'none', '-no-shutdown',
+                         '-kernel', KERNEL, '-initrd', INITRD,
+                         '-append', 'console=ttyAMA0 quiet panic=-1 '
+                                    f'BAR_ACCESS_DEVICE={DEVICE_ID} '
+                                    f'BAR_ACCESS_BAR={bar}',
+                         '-device', json.dumps(device))
+        self.vm.launch()
+        console = wait_for_console_pattern(self, 'bar-access: done',
+                                           'Kernel panic').decode()
+        results = {}
+        for line in console.splitlines():
+            words = line.split()
+            if len(words) == 4 and words[0] == 'bar-access:' \
+                    and words[2] in CASES:
+                results[(words[1], words[2])] = words[3]
+
+        stored = self.server_memory(server, BAR_OFFSET_IN_MEMFD[bar] +
+                                    STORE_OFFSET, 8)
+        return results, int.from_bytes(stored, 'little')
+
+    def bar_report(self, bar):
+        """BAR @bar of the device in query-vfio-pci-bars."""
+        devices = self.vm.cmd('query-vfio-pci-bars')
+        self.assertEqual([d['id'] for d in devices], ['wc0'])
+        report = devices[0]['bars'][bar]
+        self.assertEqual(report['index'], bar)
+        return report
+
+    def assert_guest_saw(self, results, mapping, stage2_type):
+        self.assertEqual({c: results.get((mapping, c), 'nothing')
+                          for c in CASES}, OUTCOME[stage2_type],
+                         f'{mapping} as with a stage 2 {stage2_type}')
+
+    def check_prefetchable_bar(self, mode, effective, reason):
+        results, stored = self.run_guest(2, **{'bar2-wc': mode})
+
+        # The guest's own Device mapping is honoured whatever the host's.
+        self.assert_guest_saw(results, 'resource2', 'device-ngnre')
+        self.assertEqual(stored, STORE_VALUE,
+                         "the guest's store is not in the device's memory")
+        # Through its Normal-NC mapping, the host's type decides: the one
+        # the report gives.
+        report = self.bar_report(2)
+        self.assertEqual((report['requested'], report['effective'],
+                          report['reason']), (mode, effective, reason))
+        self.assert_guest_saw(results, 'resource2_wc', report['effective'])
+
+    def test_bar2_wc_on(self):
+        self.check_prefetchable_bar('on', 'normal-nc', 'on: requested')
+
+    def test_bar2_wc_auto(self):
+        self.check_prefetchable_bar('auto', 'normal-nc', 'auto: prefetchable')
+
+    def test_bar2_wc_off(self):
+        self.check_prefetchable_bar('off', 'device-ngnre', 'off: requested')
+
+    def test_bar0_default_is_device(self):
+        """A non-prefetchable BAR with the default (auto): Device.  Linux
+        gives userspace no Normal-NC mapping of such a BAR (no
+        resource0_wc), so the guest sees it only as Device."""
+        results, stored = self.run_guest(0)
+
+        self.assert_guest_saw(results, 'resource0', 'device-ngnre')
+        self.assertNotIn(('resource0_wc', 'store8-aligned'), results)
+        self.assertEqual(stored, STORE_VALUE,
+                         "the guest's store is not in the device's memory")
+        report = self.bar_report(0)
+        self.assertEqual((report['requested'], report['effective'],
+                          report['reason']),
+                         ('auto', 'device-ngnre', 'auto: not prefetchable'))
+
+
+if __name__ == '__main__':
+    QemuSystemTest.main()
