@@ -10,7 +10,10 @@
  *
  * where result is OK (the access worked and the data landed), BAD-DATA
  * (it worked, the data did not land) or the signal and si_code that
- * killed it, e.g. SIGBUS/BUS_ADRALN.  Then it powers the machine off.
+ * killed it, e.g. SIGBUS/BUS_ADRALN.  A case whose first access to the
+ * BAR is a store that must fault (a TLB fill, for an emulator) gets
+ * "+WROTE" after the signal if that store changed the BAR anyway.  Then
+ * it powers the machine off.
  * First it prints the guest's RAM memcpy() throughput, for benchmarks:
  *
  *   bar-access: ram-memcpy <MB/s>
@@ -162,7 +165,11 @@ struct access_case {
     const char *name;
     int (*run)(size_t off);
     size_t off;
+    size_t first_store_len;     /* bytes of a first store that may fault */
 };
+
+/* What the parent leaves under a first store, to see if it landed. */
+#define UNTOUCHED 0xee
 
 static int copy_aligned(size_t off)
 {
@@ -176,10 +183,10 @@ static int copy_misaligned(size_t off)
 
 static const struct access_case cases[] = {
     { "store8-aligned",     store8,          0x100 },
-    { "store8-unaligned",   store8,          0x201 },
+    { "store8-unaligned",   store8,          0x201, 8 },
     { "load8-unaligned",    load8,           0x301 },
     { "stp-ldp-aligned",    stp_ldp,         0x400 },
-    { "stp-ldp-unaligned",  stp_ldp,         0x504 },
+    { "stp-ldp-unaligned",  stp_ldp,         0x504, 16 },
     { "memcpy-aligned",     copy_aligned,    0x1000 },
     { "memcpy-misaligned",  copy_misaligned, 0x3000 },
     { "dc-zva",             dc_zva,          0x5000 },
@@ -220,6 +227,7 @@ static void run_case(const char *mapping, const struct access_case *c)
     pid_t pid;
 
     memset(report, 0, sizeof(*report));
+    bar_fill(c->off, UNTOUCHED, c->first_store_len);
     pid = fork();
     if (pid == 0) {
         struct sigaction sa = { .sa_sigaction = on_fault,
@@ -233,8 +241,9 @@ static void run_case(const char *mapping, const struct access_case *c)
     }
     waitpid(pid, &status, 0);
     if (report->sig) {
-        printf("bar-access: %-12s %-20s %s/%s\n", mapping, c->name,
-               signame(report->sig), codename(report->sig, report->code));
+        printf("bar-access: %-12s %-20s %s/%s%s\n", mapping, c->name,
+               signame(report->sig), codename(report->sig, report->code),
+               bar_is(c->off, UNTOUCHED, c->first_store_len) ? "" : "+WROTE");
     } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         printf("bar-access: %-12s %-20s %s\n", mapping, c->name,
                report->data_ok ? "OK" : "BAD-DATA");
