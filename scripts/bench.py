@@ -1,30 +1,123 @@
 #!/usr/bin/env python3
-"""Benchmark: the cost of host memory types under arm TCG.  Prints figures;
-it is not a test and asserts nothing.
+"""Benchmark: the cost of host memory types under arm TCG, stock QEMU
+10.2.2 against the patched one.  Prints figures; it is not a test and
+asserts nothing.
 
-Boots the aarch64 guest program N times (default 5) per configuration,
-alternating stock and patched QEMU, and reports medians of the time from
-QEMU's start to the guest's verdict (power-off) and of the guest's RAM
-memcpy() throughput, with patched/stock slowdown ratios:
+1. Instructions (valgrind's cachegrind), which resolve far below 1 %:
+   bare-metal workloads (target-arm-s2/out-of-tree/bench/tlb-fill-bench.c)
+   run for N and for 2N iterations, and the difference, divided by N, is
+   the cost of one iteration with QEMU's start-up cancelled out:
 
-  ivshmem BAR:    stock vs patched, where no region has a host type
-  vfio-user BAR:  stock vs patched with bar2-wc=on (the BAR's mmap
-                  regions have a host type: one lookup per TLB fill)
+     RAM TLB fills   256 TLB fills an iteration (worst case per fill)
+     RAM copy        512 KiB copied an iteration (TLB hits)
+     BAR2 TLB fills  256 TLB fills an iteration on the pages of BAR2 of a
+                     vfio-user-pci, the pages that have a host memory type
 
-  scripts/bench.py [N]
+   each without a device and with a vfio-user-pci on the test server
+   (bar2-wc=on on the patched QEMU).
+
+2. Time: boots the aarch64 Linux guest RUNS times per configuration,
+   alternating stock and patched, and reports medians of the time from
+   QEMU's start to the guest's verdict (power-off) and of the guest's RAM
+   memcpy() throughput: an ivshmem BAR (no region has a host type), and a
+   vfio-user BAR with bar2-wc=on.  Wall-clock figures on a shared machine
+   spread far more than 1 %.
+
+  scripts/bench.py [--runs RUNS] [--no-time] [--no-instructions]
 """
 
+import argparse
 import json
+import os
 import re
 import statistics
-import sys
+import subprocess
+import tempfile
 import time
 
 import guest
 import vfio_user as vu
 
+BENCH_SRC = guest.TOP / "target-arm-s2" / "out-of-tree" / "bench" / "tlb-fill-bench.c"
+TCG_SRC = guest.BUILD / "qemu" / "patched" / "src" / "tests" / "tcg"
+TCG_BUILD = guest.BUILD / "qemu" / "patched" / "build" / "tests" / "tcg" / "aarch64-softmmu"
+BAR_SLOT = 2
 
-def one_run(qemu, props=None):
+# workload: (cflags, iterations N, needs the device)
+WORKLOADS = {
+    "RAM TLB fills": ("-DWORKLOAD_FILLS", 1000, False),
+    "RAM copy": ("-DWORKLOAD_COPY", 10, False),
+    "BAR2 TLB fills": (f"-DWORKLOAD_BAR_FILLS -DBAR_SLOT={BAR_SLOT}", 1000, True),
+}
+
+
+def build_workload(outdir, cflags, iterations):
+    subprocess.run(["make", "-s", "-C", str(TCG_BUILD), "boot.o", "printf.o"],
+                   check=True)
+    out = os.path.join(outdir, f"bench-{abs(hash(cflags))}-{iterations}")
+    subprocess.run(["aarch64-linux-gnu-gcc", "-nostdlib", "-O2", "-isystem",
+                    str(TCG_SRC / "minilib"), "-ffreestanding",
+                    "-fno-stack-protector", *cflags.split(),
+                    f"-DITERATIONS={iterations}", str(BENCH_SRC), "-o", out,
+                    f"-Wl,-T{TCG_SRC / 'aarch64' / 'system' / 'kernel.ld'}",
+                    "-static", "-nostdlib", str(TCG_BUILD / "boot.o"),
+                    str(TCG_BUILD / "printf.o"), "-lgcc"], check=True)
+    return out
+
+
+def count_instructions(qemu, kernel, device):
+    """Instructions QEMU executes to run @kernel to its exit."""
+    server = vu.Server() if device is not None else None
+    args = []
+    if server:
+        args = ["-device", json.dumps(vu.vfio_user_device(
+            server, addr=f"{BAR_SLOT:#x}", **device))]
+    try:
+        r = subprocess.run(
+            ["valgrind", "--tool=cachegrind", "--cache-sim=no",
+             "--cachegrind-out-file=/dev/null", str(qemu),
+             "-M", "virt,highmem=off", "-cpu", "max", "-display", "none",
+             "-monitor", "none", "-semihosting-config",
+             "enable=on,target=native,chardev=out",
+             "-chardev", "null,id=out", "-kernel", kernel, *args],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=600)
+    finally:
+        if server:
+            server.stop()
+    m = re.search(r"I\s+refs:\s+([\d,]+)", r.stderr)
+    if r.returncode != 0 or not m:
+        raise RuntimeError(f"{qemu} {kernel}: exit {r.returncode}\n{r.stderr[-2000:]}")
+    return int(m.group(1).replace(",", ""))
+
+
+def instructions():
+    configs = [("no device", None, None),
+               ("vfio-user-pci", {}, {"bar2-wc": "on"})]
+    print("Instructions per iteration (cachegrind; (count(2N) - count(N)) / N)")
+    print(f"{'workload':<16}{'configuration':<30}{'stock':>13}{'patched':>13}"
+          f"{'patched/stock':>15}")
+    with tempfile.TemporaryDirectory(prefix="tlb-fill-bench-") as tmp:
+        for name, (cflags, n, needs_device) in WORKLOADS.items():
+            kernels = [build_workload(tmp, cflags, n),
+                       build_workload(tmp, cflags, 2 * n)]
+            for title, stock_dev, patched_dev in configs:
+                if needs_device and stock_dev is None:
+                    continue
+                per_iter = {}
+                for flavour, dev in (("stock", stock_dev),
+                                     ("patched", patched_dev)):
+                    counts = [count_instructions(guest.QEMU[flavour], k, dev)
+                              for k in kernels]
+                    per_iter[flavour] = (counts[1] - counts[0]) / n
+                label = title + (" (bar2-wc=on)" if patched_dev else "")
+                print(f"{name:<16}{label:<30}{per_iter['stock']:>13,.0f}"
+                      f"{per_iter['patched']:>13,.0f}"
+                      f"{per_iter['patched'] / per_iter['stock']:>15.4f}",
+                      flush=True)
+
+
+def one_boot(qemu, props=None):
     server = None
     args, dev_id = None, guest.IVSHMEM_ID
     if props is not None:
@@ -41,11 +134,11 @@ def one_run(qemu, props=None):
     return wall, int(re.search(r"bar-access: ram-memcpy (\d+)", log).group(1))
 
 
-def compare(title, n, stock_props, patched_props):
+def compare_boots(title, n, stock_props, patched_props):
     runs = {"stock": [], "patched": []}
     for _ in range(n):
-        runs["stock"].append(one_run(guest.QEMU["stock"], stock_props))
-        runs["patched"].append(one_run(guest.QEMU["patched"], patched_props))
+        runs["stock"].append(one_boot(guest.QEMU["stock"], stock_props))
+        runs["patched"].append(one_boot(guest.QEMU["patched"], patched_props))
     med = {k: (statistics.median(w for w, _ in v), statistics.median(m for _, m in v))
            for k, v in runs.items()}
     print(f"{title}")
@@ -54,16 +147,25 @@ def compare(title, n, stock_props, patched_props):
               f"RAM memcpy {med[k][1]:6d} MB/s")
     print(f"  ratio    time patched/stock {med['patched'][0] / med['stock'][0]:.3f}"
           f"   memcpy slowdown stock/patched "
-          f"{med['stock'][1] / med['patched'][1]:.3f}")
+          f"{med['stock'][1] / med['patched'][1]:.3f}", flush=True)
 
 
 def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    print(f"medians of {n} runs each, aarch64 guest under TCG (-cpu max)")
-    compare("ivshmem BAR (patched: no region has a host memory type)", n,
-            None, None)
-    compare("vfio-user BAR (patched: bar2-wc=on, BAR2 mmaps Normal-NC)", n,
-            {}, {"bar2-wc": "on"})
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5, help="guest boots per configuration")
+    ap.add_argument("--no-time", action="store_true", help="skip the guest boots")
+    ap.add_argument("--no-instructions", action="store_true",
+                    help="skip the instruction counts")
+    a = ap.parse_args()
+    if not a.no_instructions:
+        instructions()
+    if not a.no_time:
+        print(f"\nMedians of {a.runs} guest boots each, aarch64 Linux under TCG (-cpu max)")
+        compare_boots("ivshmem BAR (patched: no region has a host memory type)",
+                      a.runs, None, None)
+        compare_boots("vfio-user BAR (patched: bar2-wc=on, BAR2 mmaps Normal-NC)",
+                      a.runs, {}, {"bar2-wc": "on"})
 
 
 if __name__ == "__main__":
