@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import guest  # noqa: E402
+import nested_kvm  # noqa: E402
 import vfio_user as vu  # noqa: E402
 
 TOP = guest.TOP
@@ -253,6 +254,63 @@ def functional_vfio_user_bar_wc_fails_on_stock():
     assert all(line.startswith("not ok ") for line in tap.values()), out[-5000:]
     assert "-  'memset0-aligned': 'OK'," in out, out[-5000:]
     assert "Property 'vfio-user-pci.bar2-wc' not found" in out, out[-5000:]
+
+
+@test
+def linux_series_check():
+    """patches/linux: git am onto pristine 7.1.8, no drift, checkpatch --strict"""
+    r = run([str(TOP / "scripts" / "series.py"), "--project", "linux", "check"])
+    assert r.returncode == 0, r.stdout[-5000:]
+    for line in ("(a) git am of 3 patch(es) onto pristine Linux: ok",
+                 "(b) patches/linux matches the sources: ok",
+                 "(c) checkpatch.pl on 3 patch(es): clean"):
+        assert line in r.stdout, r.stdout
+
+
+def nested_selftest(qemu, kernel):
+    """The KVM selftest in L1 under TCG: ({name: ok/not ok}, exit, log)."""
+    results, status, log = nested_kvm.run(guest.QEMU[qemu],
+                                          nested_kvm.KERNEL[kernel])
+    assert results, f"no selftest results:\n{log[-4000:]}"
+    return results, status, log
+
+
+@test
+def nested_kvm_selftest_patched():
+    """nested KVM (patched QEMU, patched Linux): the memslot flags, 9 of 9"""
+    results, status, log = nested_selftest("patched", "patched")
+    assert "# KVM_CAP_PFNMAP_MEMTYPE_FLAGS: 0x18" in log, log[-4000:]
+    bad = [n for n, r in results.items() if r != "ok"]
+    assert status == 0 and len(results) == 9 and not bad, log[-6000:]
+
+
+@test
+def nested_kvm_selftest_unpatched_kernel():
+    """the same selftest on Linux 7.1.8: no capability, flags refused, Normal-NC"""
+    results, status, log = nested_selftest("patched", "stock")
+    assert "# KVM_CAP_PFNMAP_MEMTYPE_FLAGS: 0" in log, log[-4000:]
+    assert results == {
+        "vfio-pci mmap, no flag: stage 2 Normal-NC (KVM's choice)": "ok",
+        "both flags refused with EINVAL": "ok",
+        "an unknown flag refused with EINVAL": "ok",
+        "KVM_MEM_PFNMAP_DEVICE refused with EINVAL": "ok",
+        "KVM_MEM_PFNMAP_NORMAL_NC refused with EINVAL": "ok",
+    } and status == 0, log[-6000:]
+
+
+@test
+def nested_kvm_selftest_stock_qemu():
+    """under stock QEMU 10.2.2 as L0, DC ZVA on a Device stage 2 does not fault"""
+    results, status, log = nested_selftest("stock", "patched")
+    failed = sorted(n for n, r in results.items() if r != "ok")
+    device = ["sysfs resource mmap, KVM_MEM_PFNMAP_DEVICE: stage 2 Device-nGnRE",
+              "sysfs resource mmap, no flag: stage 2 Device-nGnRE (KVM's choice)",
+              "vfio-pci mmap, KVM_MEM_PFNMAP_DEVICE: stage 2 Device-nGnRE",
+              "vfio-pci mmap: NORMAL_NC -> DEVICE -> NORMAL_NC on a live slot"]
+    assert status != 0 and failed == device, log[-6000:]
+    mismatches = re.findall(r"^# .*: (\S.*?): (.*), expected (.*)$", log, re.M)
+    assert mismatches and all(m == ("DC ZVA", "completed", "KVM_RUN EFAULT")
+                              for m in mismatches), log[-6000:]
 
 
 @test

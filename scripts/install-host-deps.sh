@@ -18,9 +18,9 @@ BACKPORTS=/etc/apt/sources.list.d/qemu-wc-bookworm-backports.sources
 PKGS=(
     build-essential ninja-build pkg-config ccache git python3 python3-venv
     libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev device-tree-compiler
-    flex bison bzip2 xz-utils cpio file perl
+    flex bison bc bzip2 xz-utils cpio file perl valgrind
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-    libjson-c-dev libcmocka-dev
+    libjson-c-dev libcmocka-dev python3-ply
     ipxe-qemu
 )
 BACKPORT_PKGS=(meson python3-pycotap)

@@ -10,6 +10,13 @@ QEMU_DEB_VERSION=1:10.2.2+ds-1
 QEMU_ORIG=qemu_10.2.2+ds.orig.tar.xz
 QEMU_ORIG_SHA256=be05230fe47a6937cd29f28f562932c8125f9c93c2a82c625198f7a4aa601dfb
 
+# The pinned Linux release for the KVM series: Debian's linux source
+# package; its orig tarball is upstream Linux with some non-free files
+# removed.
+LINUX_DEB_VERSION=7.1.8-2
+LINUX_ORIG=linux_7.1.8.orig.tar.xz
+LINUX_ORIG_SHA256=47f9ce629bc14dd96c16a6a6a8cae4f7f3c3ff6138e2f64befc7bdad426e9728
+
 die() {
     echo "error: $*" >&2
     exit 1

@@ -1,7 +1,9 @@
 #!/bin/bash
 # What the demo and the tests need: the host's build dependencies, stock
 # and patched QEMU 10.2.2 built (with the unit test and the upstream qtests
-# the series touches), the vfio-user test server, and the guest assets.
+# the series touches), the vfio-user test server, the guest assets, and
+# the nested KVM test bed (patched and stock Linux 7.1.8 L1 kernels, the
+# KVM selftest, busybox).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-host-deps.sh
@@ -10,3 +12,6 @@ scripts/build-qemu.sh tests/unit/test-vfio-bar-wc tests/qtest/qmp-cmd-test \
     tests/qtest/device-introspect-test tests/qtest/qom-test
 scripts/build-server.sh
 scripts/fetch-guest.sh
+scripts/build-linux.sh
+scripts/build-linux.sh --stock
+scripts/build-kvm-selftest.sh

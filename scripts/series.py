@@ -1,23 +1,30 @@
 #!/usr/bin/env python3
-"""Turn this repository's sources into a staged QEMU git tree and an
-upstream-ready patch series, and check that series.
+"""Turn this repository's sources into a staged git tree and an
+upstream-ready patch series, and check that series.  Two projects, each
+with its own series: QEMU (the default) and Linux (--project linux, the
+KVM side).
 
 Sources of truth (see README, "How the series is kept"):
-  series                   ordered list of patches, "<component>/<name>" a line
-  cover-letter             subject line, blank line, body of the cover letter
+  series, linux-series     ordered list of patches, "<component>/<name>" a line
+  cover-letter, linux-cover-letter
+                           subject line, blank line, body of the cover letter
   <component>/series/<name>.msg    commit message of one patch
   <component>/series/<name>.diff   its changes to files that exist upstream
-  <component>/series/<name>.files  the new files it adds, one QEMU path a
-                                   line, kept at that path under <component>/
+  <component>/series/<name>.files  the new files it adds, one upstream path
+                                   a line, kept at that path under <component>/
   <component>/out-of-tree/         project files that are not for upstream
-  base-fixups/series, *.patch      adaptations of the pinned tarball; applied
-                                   before the series, never part of it
+  base-fixups/series, *.patch      adaptations of the pinned QEMU tarball;
+                                   applied before the series, never part of it
+
+QEMU's components are hw-vfio-wc, target-arm-s2, qapi, docs, tests-qtest;
+Linux's is target-arm-s2/linux.
 
 Commands:
-  stage            build/qemu/patched/src: pristine commit, base fixups, one commit
-                   per patch (in place, so unchanged files keep their mtime)
+  stage            build/<project>/patched/src: pristine commit, base fixups,
+                   one commit per patch (in place, so unchanged files keep
+                   their mtime)
   export [DIR]     stage, then write the series (format-patch + series file)
-                   to DIR (default patches/qemu)
+                   to DIR (default patches/<project>)
   pull             write the staged tree's series commits back to the sources
   check [--build]  (a) git am onto pristine, (b) no drift, (c) checkpatch;
                    --build also builds at every patch (slow)
@@ -32,16 +39,53 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 TOP = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("BUILD", TOP / "build"))
-SRC = BUILD / "qemu" / "patched" / "src"
-PATCHES = TOP / "patches" / "qemu"
-COMPONENTS = ("hw-vfio-wc", "target-arm-s2", "qapi", "docs", "tests-qtest")
-# Folders of a component that are not QEMU paths: the patches' sources, and
-# project files that are not for upstream (e.g. the vfio-user test server).
-NOT_QEMU_FILES = ("series", "out-of-tree")
+
+
+@dataclass
+class Project:
+    name: str
+    title: str                  # for the pristine commit: "QEMU", "Linux"
+    series: Path                # the ordered list of patches
+    cover_letter: Path
+    components: tuple           # folders under TOP, files at upstream paths
+    # Folders of a component that are not upstream paths: the patches'
+    # sources, project files that are not for upstream (e.g. the vfio-user
+    # test server), another project's component.
+    not_upstream: tuple
+    fetch: str                  # script that prints the source's location
+    base_fixups: Path = None    # a folder with series and *.patch, or None
+    checkpatch_args: tuple = ()
+    build: str = None           # script for check --build
+
+    @property
+    def src(self):
+        return BUILD / self.name / "patched" / "src"
+
+    @property
+    def patches(self):
+        return TOP / "patches" / self.name
+
+
+PROJECTS = {
+    "qemu": Project("qemu", "QEMU", TOP / "series", TOP / "cover-letter",
+                    ("hw-vfio-wc", "target-arm-s2", "qapi", "docs", "tests-qtest"),
+                    ("series", "out-of-tree", "linux"), "fetch-qemu.sh",
+                    TOP / "base-fixups", ("--no-tree", "--terse"),
+                    "build-qemu.sh"),
+    # checkpatch.pl warns about every new file (FILE_PATH_CHANGES);
+    # check_maintained() checks instead that MAINTAINERS covers each one.
+    "linux": Project("linux", "Linux", TOP / "linux-series",
+                     TOP / "linux-cover-letter", ("target-arm-s2/linux",),
+                     ("series",), "fetch-linux.sh", None,
+                     ("--strict", "--terse", "--ignore", "FILE_PATH_CHANGES"),
+                     "build-linux.sh"),
+}
+P = PROJECTS["qemu"]            # the project of this run (--project)
 
 IDENT = {
     "GIT_AUTHOR_NAME": "QEMU arm64 WC project",
@@ -61,7 +105,8 @@ def note(msg):
     print(f"==> {msg}", flush=True)
 
 
-def git(*args, cwd=SRC, env=None, check=True, capture=True, input=None):
+def git(*args, cwd=None, env=None, check=True, capture=True, input=None):
+    cwd = cwd or P.src
     full_env = dict(os.environ, **IDENT)
     if env:
         full_env.update(env)
@@ -87,10 +132,10 @@ def dated(n):
 
 class Patch:
     def __init__(self, entry):
-        comp, _, name = entry.partition("/")
-        if comp not in COMPONENTS or not name:
+        comp, _, name = entry.rpartition("/")
+        if comp not in P.components or not name:
             die(f"series entry '{entry}': expected <component>/<name>, "
-                f"component one of {', '.join(COMPONENTS)}")
+                f"component one of {', '.join(P.components)}")
         self.entry = entry
         self.comp = TOP / comp
         meta = self.comp / "series"
@@ -107,43 +152,52 @@ class Patch:
         for f in files:
             if not (self.comp / f).is_file():
                 die(f"{self.files_list.relative_to(TOP)} lists {f}, "
-                    f"which is not in {self.comp.name}/")
+                    f"which is not in {self.comp.relative_to(TOP)}/")
         return files
 
 
 def read_series():
-    patches = [Patch(entry) for entry in read_list(TOP / "series")]
+    patches = [Patch(entry) for entry in read_list(P.series)]
     claimed = {}
     for p in patches:
         for f in p.new_files():
             key = p.comp / f
             if key in claimed:
-                die(f"{p.comp.name}/{f} is claimed by {claimed[key]} and {p.entry}")
+                die(f"{p.comp.relative_to(TOP)}/{f} is claimed by "
+                    f"{claimed[key]} and {p.entry}")
             claimed[key] = p.entry
-    for comp in COMPONENTS:
+    for comp in P.components:
         root = TOP / comp
         if not root.is_dir():
             continue
         for path in root.rglob("*"):
             rel = path.relative_to(root)
-            if path.is_file() and rel.parts[0] not in NOT_QEMU_FILES and \
+            if path.is_file() and rel.parts[0] not in P.not_upstream and \
                     path not in claimed:
                 die(f"{comp}/{rel} belongs to no patch: list it in a .files")
     return patches
 
 
-def qemu_source():
-    out = subprocess.run([str(TOP / "scripts" / "fetch-qemu.sh")],
+def upstream_source():
+    out = subprocess.run([str(TOP / "scripts" / P.fetch)],
                          stdout=subprocess.PIPE, text=True)
     if out.returncode:
         sys.exit(out.returncode)
     return Path(out.stdout.strip().splitlines()[-1])
 
 
+def source_version(tree):
+    if P.name == "linux":
+        make = (tree / "Makefile").read_text()
+        return ".".join(re.search(rf"^{v} = (\d+)$", make, re.M).group(1)
+                        for v in ("VERSION", "PATCHLEVEL", "SUBLEVEL"))
+    return (tree / "VERSION").read_text().strip()
+
+
 def make_pristine(dest):
     """Create dest as a git tree holding the pristine source (one commit)."""
-    src = qemu_source()
-    note(f"staging pristine QEMU from {src} in {dest}")
+    src = upstream_source()
+    note(f"staging pristine {P.title} from {src} in {dest}")
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -154,13 +208,13 @@ def make_pristine(dest):
     else:
         subprocess.run(["tar", "-xf", str(src), "-C", str(dest),
                         "--strip-components=1", "--no-same-owner"], check=True)
-    version = (dest / "VERSION").read_text().strip()
+    version = source_version(dest)
     git("init", "-q", "-b", "pristine", cwd=dest)
     # The tree is the release as shipped: ignore nothing, convert nothing.
     git("config", "core.autocrlf", "false", cwd=dest)
     (dest / ".git" / "info" / "exclude").write_text("")
     git("add", "-A", "-f", ".", cwd=dest)
-    git("commit", "-q", "--no-verify", "-m", f"QEMU {version} (pristine)",
+    git("commit", "-q", "--no-verify", "-m", f"{P.title} {version} (pristine)",
         cwd=dest, env=dated(0))
     git("tag", "-f", "pristine", cwd=dest)
 
@@ -185,8 +239,8 @@ def commit_patch(p, n, tree):
 
 
 def base_fixups():
-    d = TOP / "base-fixups"
-    return [d / name for name in read_list(d / "series")]
+    d = P.base_fixups
+    return [d / name for name in read_list(d / "series")] if d else []
 
 
 def has_pristine(tree):
@@ -194,9 +248,10 @@ def has_pristine(tree):
         git("rev-parse", "-q", "--verify", "pristine", cwd=tree, check=False) != ""
 
 
-def stage(tree=SRC):
+def stage(tree=None):
     """Commit the series in a scratch worktree, then move tree's 'series'
     branch there: only files whose content changed are rewritten."""
+    tree = tree or P.src
     patches = read_series()
     if not has_pristine(tree):
         make_pristine(tree)
@@ -220,9 +275,11 @@ def stage(tree=SRC):
     return patches
 
 
-def export(outdir=PATCHES, tree=SRC):
+def export(outdir=None, tree=None):
+    tree = tree or P.src
+    outdir = outdir or P.patches
     stage(tree)
-    cover = (TOP / "cover-letter").read_text()
+    cover = P.cover_letter.read_text()
     subject, _, body = cover.partition("\n\n")
     outdir = Path(outdir)
     if outdir.exists():
@@ -247,7 +304,8 @@ def export(outdir=PATCHES, tree=SRC):
     note(f"wrote {len(names)} patch(es) and a cover letter to {outdir}")
 
 
-def pull(tree=SRC):
+def pull(tree=None):
+    tree = tree or P.src
     patches = read_series()
     commits = git("rev-list", "--reverse", "base..HEAD", cwd=tree).split()
     if len(commits) != len(patches):
@@ -281,8 +339,8 @@ def pull(tree=SRC):
 def checkpatch(tree, patch_files):
     bad = 0
     for pf in patch_files:
-        r = subprocess.run(["perl", "scripts/checkpatch.pl", "--no-tree",
-                            "--terse", str(pf)], cwd=tree, text=True,
+        r = subprocess.run(["perl", "scripts/checkpatch.pl", *P.checkpatch_args,
+                            str(pf)], cwd=tree, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         problems = [ln for ln in r.stdout.splitlines()
                     if "ERROR" in ln or "WARNING" in ln]
@@ -292,16 +350,32 @@ def checkpatch(tree, patch_files):
     return bad
 
 
+def check_maintained(tree, patch_files):
+    """Linux: every file a patch adds has a maintainer in MAINTAINERS."""
+    orphans = []
+    for pf in patch_files:
+        for f in re.findall(r"^diff --git a/\S+ b/(\S+)\nnew file mode",
+                            pf.read_text(), re.M):
+            r = subprocess.run(["perl", "scripts/get_maintainer.pl", "--no-git",
+                                "--no-git-fallback", "-f", f], cwd=tree,
+                               text=True, capture_output=True)
+            if "(maintainer:" not in r.stdout:
+                orphans.append(f"{pf.name}: {f}")
+    for o in orphans:
+        print(f"no maintainer in MAINTAINERS for {o}")
+    return len(orphans)
+
+
 def check(build_each=False):
     failures = []
-    if not has_pristine(SRC):
+    if not has_pristine(P.src):
         stage()
-    patch_files = [PATCHES / n for n in (PATCHES / "series").read_text().split()]
+    patch_files = [P.patches / n for n in (P.patches / "series").read_text().split()]
     with tempfile.TemporaryDirectory(prefix="series-check-") as tmp:
         tmp = Path(tmp)
         # For --build, the tree is ../src of its build directory, as for
         # the others, so that ccache serves it; else a private one.
-        wt = BUILD / "qemu" / "each" / "src" if build_each else tmp / "am"
+        wt = BUILD / P.name / "each" / "src" if build_each else tmp / "am"
         shutil.rmtree(wt, ignore_errors=True)
         git("worktree", "prune")
         git("worktree", "add", "-q", "-f", "--detach", str(wt), "pristine")
@@ -309,26 +383,28 @@ def check(build_each=False):
             git("am", "-q", "--keep-cr", *map(str, patch_files), cwd=wt, check=False)
             ok = git("rev-list", "--count", "pristine..HEAD", cwd=wt) == str(len(patch_files))
             print(f"(a) git am of {len(patch_files)} patch(es) onto pristine "
-                  f"QEMU: {'ok' if ok else 'FAILED'}")
+                  f"{P.title}: {'ok' if ok else 'FAILED'}")
             if not ok:
                 failures.append("git am")
                 git("am", "--abort", cwd=wt, check=False)
 
             regen = tmp / "regen"
-            git("clone", "-q", "--shared", "--no-checkout", str(SRC),
+            git("clone", "-q", "--shared", "--no-checkout", str(P.src),
                 str(tmp / "stage"), cwd=tmp)
             git("tag", "-f", "pristine", git("rev-parse", "pristine"),
                 cwd=tmp / "stage")
             export(regen, tmp / "stage")
-            drift = subprocess.run(["diff", "-r", "-u", str(PATCHES), str(regen)],
+            drift = subprocess.run(["diff", "-r", "-u", str(P.patches), str(regen)],
                                    text=True, stdout=subprocess.PIPE)
-            print(f"(b) patches/qemu matches the sources: "
+            print(f"(b) patches/{P.name} matches the sources: "
                   f"{'ok' if not drift.returncode else 'DRIFT'}")
             if drift.returncode:
                 print(drift.stdout[:20000])
                 failures.append("drift (run: scripts/series.py export)")
 
-            n_bad = checkpatch(SRC, patch_files)
+            n_bad = checkpatch(P.src, patch_files)
+            if "FILE_PATH_CHANGES" in P.checkpatch_args:
+                n_bad += check_maintained(P.src, patch_files)
             print(f"(c) checkpatch.pl on {len(patch_files)} patch(es): "
                   f"{'clean' if not n_bad else f'{n_bad} with problems'}")
             if n_bad:
@@ -344,8 +420,9 @@ def check(build_each=False):
 
 
 def build_every_patch(wt, count):
-    """(d) build qemu-system-aarch64 at every patch, on top of the base
-    fixups, in one build directory so each step is incremental."""
+    """(d) build at every patch (QEMU: qemu-system-aarch64, on top of the
+    base fixups; Linux: the L1 kernel), in one build directory so each step
+    is incremental."""
     commits = git("rev-list", "--reverse", "pristine..HEAD", cwd=wt).split()
     git("checkout", "-q", "--detach", "pristine", cwd=wt)
     apply_patch_files(base_fixups(), wt, 1)
@@ -353,9 +430,10 @@ def build_every_patch(wt, count):
     for i, c in enumerate(commits, 1):
         git("cherry-pick", c, cwd=wt)
         start = time.time()
-        env = dict(os.environ, QEMU_TREE=str(wt),
-                   QEMU_BUILD_DIR=str(wt.parent / "build"))
-        r = subprocess.run([str(TOP / "scripts" / "build-qemu.sh"), "--no-stage"],
+        prefix = P.name.upper()
+        env = dict(os.environ, **{f"{prefix}_TREE": str(wt),
+                                  f"{prefix}_BUILD_DIR": str(wt.parent / "build")})
+        r = subprocess.run([str(TOP / "scripts" / P.build), "--no-stage"],
                            env=env)
         print(f"(d) build at patch {i}/{count}: "
               f"{'ok' if r.returncode == 0 else 'FAILED'} ({time.time() - start:.0f} s)")
@@ -365,17 +443,20 @@ def build_every_patch(wt, count):
 
 
 def main():
+    global P
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--project", choices=PROJECTS, default="qemu")
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("stage")
     e = sub.add_parser("export")
-    e.add_argument("dir", nargs="?", default=PATCHES)
+    e.add_argument("dir", nargs="?")
     sub.add_parser("pull")
     c = sub.add_parser("check")
     c.add_argument("--build", action="store_true",
                    help="also build at every patch (slow)")
     a = ap.parse_args()
+    P = PROJECTS[a.project]
     if a.cmd == "stage":
         stage()
     elif a.cmd == "export":

@@ -1,0 +1,30 @@
+#!/bin/bash
+# What the nested KVM test bed (scripts/nested_kvm.py) needs besides the
+# kernels (scripts/build-linux.sh):
+#   build/linux/selftests/arm64/pfnmap_memtype  the series' KVM selftest,
+#       cross-built static against the patched tree's uAPI headers
+#   build/nested/deb/x/bin/busybox  Debian bookworm's busybox-static
+#       (arm64), downloaded as a .deb through the private apt
+#       configuration and unpacked, never installed
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+tree=$BUILD/linux/patched/src
+[ -d "$tree/.git" ] || "$TOP/scripts/series.py" --project linux stage
+make -s -C "$tree" ARCH=arm64 O="$BUILD/linux/headers-build" headers
+make -s -C "$tree/tools/testing/selftests/kvm" ARCH=arm64 \
+    CROSS_COMPILE=aarch64-linux-gnu- OUTPUT="$BUILD/linux/selftests" \
+    KHDR_INCLUDES="-isystem $BUILD/linux/headers-build/usr/include" \
+    USERLDFLAGS=-static "$BUILD/linux/selftests/arm64/pfnmap_memtype"
+note "built $BUILD/linux/selftests/arm64/pfnmap_memtype"
+
+deb=$BUILD/nested/deb
+if [ ! -x "$deb/x/bin/busybox" ]; then
+    note "downloading Debian's busybox-static (bookworm, arm64)"
+    private_apt_update
+    rm -rf "$deb" && mkdir -p "$deb"
+    (cd "$deb" && private_apt download busybox-static >/dev/null) ||
+        die "cannot download busybox-static"
+    dpkg-deb -x "$deb"/busybox-static_*.deb "$deb/x"
+fi
+note "busybox: $deb/x/bin/busybox"

@@ -1,0 +1,62 @@
+#!/bin/bash
+# Stage the Linux series and cross-build the nested test bed's L1 kernel
+# (arm64 Image) with ccache: allnoconfig plus the fragment
+# target-arm-s2/out-of-tree/linux/l1-kvm-host.config.
+#
+#   build-linux.sh             the patched tree: build/linux/patched/{src,build}
+#   build-linux.sh --stock     unpatched Linux: build/linux/stock/{src,build}
+#   build-linux.sh --no-stage  build LINUX_TREE as it is (series.py check --build)
+#
+# The configuration is remade only when the fragment is newer than it, so
+# a rebuild after a change is incremental; the time taken is printed.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+stage=1
+stock=
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --stock) stock=1 ;;
+    --no-stage) stage= ;;
+    *) die "unknown option $1" ;;
+    esac
+    shift
+done
+
+flavour=${stock:+stock}
+flavour=${flavour:-patched}
+tree=${LINUX_TREE:-$BUILD/linux/$flavour/src}
+bdir=${LINUX_BUILD_DIR:-$BUILD/linux/$flavour/build}
+fragment=$TOP/target-arm-s2/out-of-tree/linux/l1-kvm-host.config
+
+if [ -n "$stage" ]; then
+    patched=$BUILD/linux/patched/src
+    if [ -n "$stock" ]; then
+        [ -d "$patched/.git" ] || "$TOP/scripts/series.py" --project linux stage
+        if [ ! -e "$tree/.git" ]; then
+            git -C "$patched" worktree prune
+            git -C "$patched" worktree add -q --detach "$tree" base
+        fi
+        git -C "$tree" checkout -q --detach base
+    else
+        "$TOP/scripts/series.py" --project linux stage
+    fi
+fi
+
+make=(make -C "$tree" O="$bdir" ARCH=arm64 CROSS_COMPILE="ccache aarch64-linux-gnu-")
+export CCACHE_BASEDIR=$BUILD
+export CCACHE_NOHASHDIR=1
+mkdir -p "$bdir"
+if [ ! -f "$bdir/.config" ] || [ "$fragment" -nt "$bdir/.config" ]; then
+    "${make[@]}" -s allnoconfig >/dev/null
+    "$tree/scripts/kconfig/merge_config.sh" -m -O "$bdir" "$bdir/.config" \
+        "$fragment" >/dev/null
+fi
+"${make[@]}" -s olddefconfig
+start=$(date +%s)
+"${make[@]}" -j"$(nproc)" Image >"$bdir/build.log" 2>&1 ||
+    { tail -30 "$bdir/build.log"; die "Linux build failed (log: $bdir/build.log)"; }
+for opt in KVM VFIO_PCI ARM_SMMU_V3 PCI_HOST_GENERIC; do
+    grep -q "^CONFIG_$opt=y" "$bdir/.config" || die "CONFIG_$opt is not set in $bdir/.config"
+done
+note "built $bdir/arch/arm64/boot/Image in $(( $(date +%s) - start )) s"
