@@ -12,16 +12,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-stage=1
-stock=
-while [ $# -gt 0 ]; do
-    case "$1" in
-    --stock) stock=1 ;;
-    --no-stage) stage= ;;
-    *) die "unknown option $1" ;;
-    esac
-    shift
-done
+parse_build_options "$@"
+[ ${#args[@]} = 0 ] || die "unexpected argument ${args[0]}"
 
 flavour=${stock:+stock}
 flavour=${flavour:-patched}

@@ -12,17 +12,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-stage=1
-stock=
-while [ $# -gt 0 ]; do
-    case "$1" in
-    --stock) stock=1 ;;
-    --no-stage) stage= ;;
-    --*) die "unknown option $1" ;;
-    *) break ;;
-    esac
-    shift
-done
+parse_build_options "$@"
 
 if [ -n "$stock" ]; then
     tree=${QEMU_TREE:-$BUILD/qemu/stock/src}
@@ -81,7 +71,7 @@ if [ -f /usr/lib/ipxe/qemu/efi-virtio.rom ] && [ -d "$datadir" ]; then
     ln -sf /usr/lib/ipxe/qemu/efi-virtio.rom "$datadir/efi-virtio.rom"
 fi
 
-targets=(qemu-system-aarch64 "$@")
+targets=(qemu-system-aarch64 "${args[@]}")
 note "building ${targets[*]} in $bdir"
 start=$(date +%s.%N)
 steps=$(ninja -C "$bdir" -n "${targets[@]}" | grep -c '^\[' || true)

@@ -34,3 +34,14 @@ it under arm TCG, which enforces the host memory types:
 
 MSG
 scripts/vfio_user.py
+cat <<MSG
+
+The KVM side: the Linux series' selftest, in an arm64 KVM host (L1) that
+runs under QEMU's TCG (L0) and maps an ivshmem-plain BAR, bound to
+vfio-pci, into its guest with each memslot flag.  Columns: the patched
+QEMU and the patched kernel; the patched QEMU and unpatched Linux 7.1.8
+(no flags, Normal-NC); stock QEMU 10.2.2 as L0, which lets DC ZVA through
+on Device memory.
+
+MSG
+scripts/nested_kvm.py

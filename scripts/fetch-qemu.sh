@@ -32,24 +32,7 @@ if [ -n "${QEMU_SRC:-}" ]; then
 fi
 
 dl=$BUILD/dl
-tarball=$dl/$QEMU_ORIG
-mkdir -p "$dl"
-
-verify() {
-    echo "$QEMU_ORIG_SHA256  $tarball" | sha256sum -c --quiet - >/dev/null 2>&1
-}
-
-if [ -f "$tarball" ] && verify; then
-    echo "$tarball"
-    exit 0
-fi
-
-note "downloading Debian source package qemu=$QEMU_DEB_VERSION (private apt config in $BUILD/apt)" >&2
-rm -f "$tarball"
-private_apt_update >&2
-if ! (cd "$dl" && private_apt source --download-only "qemu=$QEMU_DEB_VERSION") >&2 ||
-    [ ! -f "$tarball" ]; then
-    rm -f "$tarball"
+fetch_orig qemu "$QEMU_DEB_VERSION" "$QEMU_ORIG" "$QEMU_ORIG_SHA256" "$dl" || {
     cat >&2 <<MSG
 error: cannot download Debian's qemu source package $QEMU_DEB_VERSION
   (the archive may have dropped that version, or it cannot be reached).
@@ -60,9 +43,4 @@ error: cannot download Debian's qemu source package $QEMU_DEB_VERSION
       checkout) to use your own upstream source.
 MSG
     exit 1
-fi
-verify || {
-    rm -f "$tarball"
-    die "$QEMU_ORIG does not match the pinned sha256 $QEMU_ORIG_SHA256"
 }
-echo "$tarball"

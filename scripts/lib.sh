@@ -75,3 +75,41 @@ private_apt_update() {
         rm "$dir/sources.list.new"
     fi
 }
+
+# The options of build-qemu.sh and build-linux.sh: sets stage (empty with
+# --no-stage), stock (1 with --stock) and the array args (what follows).
+parse_build_options() {
+    stage=1 stock= args=()
+    while [ $# -gt 0 ]; do
+        case "$1" in
+        --stock) stock=1 ;;
+        --no-stage) stage= ;;
+        --*) die "unknown option $1" ;;
+        *) args+=("$1") ;;
+        esac
+        shift
+    done
+}
+
+# fetch_orig PACKAGE VERSION FILE SHA256 DIR: print DIR/FILE, the orig
+# tarball of Debian's source package PACKAGE=VERSION, downloading it through
+# the private apt configuration unless it is there and matches SHA256.
+# Returns 1, having removed what it got, if it cannot be had.
+fetch_orig() {
+    local pkg=$1 version=$2 file=$3 sha256=$4 dir=$5
+    mkdir -p "$dir"
+    if ! echo "$sha256  $dir/$file" | sha256sum -c --quiet - >/dev/null 2>&1; then
+        note "downloading Debian source package $pkg=$version (private apt config in $BUILD/apt)" >&2
+        rm -f "$dir/$file"
+        private_apt_update >&2
+        # apt may fail on other parts of the source package (the archive
+        # drops them with old versions); the orig tarball is what counts.
+        (cd "$dir" && private_apt source --download-only "$pkg=$version") >&2 || true
+        [ -f "$dir/$file" ] || return 1
+        echo "$sha256  $dir/$file" | sha256sum -c --quiet - >/dev/null 2>&1 || {
+            rm -f "$dir/$file"
+            die "$file does not match the pinned sha256 $sha256"
+        }
+    fi
+    echo "$dir/$file"
+}

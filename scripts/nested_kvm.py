@@ -80,7 +80,7 @@ def run(qemu, kernel, timeout=600):
              "-device", "ivshmem-plain,memdev=shm"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, timeout=timeout)
-    log = r.stdout.decode(errors="replace")
+    log = r.stdout.decode(errors="replace").replace("\r", "")
     results = {}
     for m in re.finditer(r"^(ok|not ok) \d+ (.*?)\s*$", log, re.M):
         results[m.group(2)] = m.group(1)
@@ -89,16 +89,21 @@ def run(qemu, kernel, timeout=600):
 
 
 def main():
-    pairs = [("patched QEMU, patched Linux", guest.QEMU["patched"], KERNEL["patched"]),
-             ("patched QEMU, Linux 7.1.8", guest.QEMU["patched"], KERNEL["stock"]),
-             ("QEMU 10.2.2, patched Linux", guest.QEMU["stock"], KERNEL["patched"])]
-    for title, qemu, kernel in pairs:
-        results, status, log = run(qemu, kernel)
-        print(f"{title}: selftest exit {status}")
-        for line in log.splitlines():
-            if re.match(r"^(ok|not ok) \d+ |^# ", line):
-                print(f"  {line}")
-        print()
+    pairs = [("patched QEMU+Linux", guest.QEMU["patched"], KERNEL["patched"]),
+             ("Linux 7.1.8", guest.QEMU["patched"], KERNEL["stock"]),
+             ("QEMU 10.2.2", guest.QEMU["stock"], KERNEL["patched"])]
+    columns = [(title, *run(qemu, kernel)[:2]) for title, qemu, kernel in pairs]
+    names = []
+    for _, results, _ in columns:
+        names += [n for n in results if n not in names]
+    width = max(map(len, names))
+    print(f"{'KVM selftest pfnmap_memtype (L1) under TCG (L0)':<{width}}  " +
+          "  ".join(f"{t:<20}" for t, _, _ in columns).rstrip())
+    for n in names:
+        print(f"{n:<{width}}  " +
+              "  ".join(f"{r.get(n, '-'):<20}" for _, r, _ in columns).rstrip())
+    print(f"{'selftest exit status':<{width}}  " +
+          "  ".join(f"{s!s:<20}" for _, _, s in columns).rstrip())
 
 
 if __name__ == "__main__":
