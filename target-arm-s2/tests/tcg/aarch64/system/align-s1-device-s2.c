@@ -1,13 +1,17 @@
 /*
- * Stage 1 Device under a stage 2 Normal mapping: unaligned accesses fault
- * on every access, TLB hits included
+ * Alignment faults under a guest's stage 2
  *
  * Runs at EL2 (semihosting argument "2"): it maps RAM Normal write-back
- * at stage 2 and drops to EL1, where boot.S's stage 1 is on.  At EL1 an
- * aligned load fills the TLB with a page that stage 1 maps Device; an
- * unaligned load from the same page must then take an Alignment fault,
- * which needs TLB_CHECK_ALIGNED from the combined stage 1 + stage 2
- * attributes.
+ * at stage 2, and again Device-nGnRE at another IPA, and drops to EL1,
+ * where boot.S's stage 1 is on.
+ *
+ * Stage 1 Device, stage 2 Normal: an aligned load fills the TLB with the
+ * page; an unaligned load from the same page must then take an Alignment
+ * fault at EL1, which needs TLB_CHECK_ALIGNED from the combined stage 1 +
+ * stage 2 attributes.
+ *
+ * Stage 1 Normal, stage 2 Device: an unaligned load and DC ZVA take an
+ * Alignment fault at stage 2, to EL2, with the IPA in HPFAR_EL2.
  *
  * Copyright (c) 2026 QEMU arm64 WC project
  *
@@ -22,10 +26,70 @@
 #define ALIAS_DEVICE        (0x7fc00000ul)
 #define ATTRIDX_DEVICE      2
 #define DFSC_ALIGNMENT      0x21
+/* The IPA (and VA) at which stage 2 maps RAM Device-nGnRE. */
+#define S2_DEVICE_IPA       (2ul << 30)
+#define EC_DABT_LOWER       0x24
 
 static uint8_t buffer[4096] __attribute__((aligned(4096)));
 static uint64_t s2_level1[512] __attribute__((aligned(4096)));
 static uint8_t el1_stack[4096] __attribute__((aligned(16)));
+
+/*
+ * Stage 2 faults, recorded at EL2 like fault-recorder.h does at EL1:
+ * written by the exception handler, behind the compiler's back.
+ */
+static volatile uint64_t __attribute__((used)) s2_fault_esr, s2_fault_hpfar;
+static volatile unsigned __attribute__((used)) s2_fault_count;   /* as above */
+
+asm(
+    "   .text\n"
+    "   .balign 2048\n"
+    "el2_vectors:\n"
+    "   .rept 8\n"
+    "   b       el2_unexpected\n"
+    "   .balign 128\n"
+    "   .endr\n"
+    "   b       el2_record_sync\n"          /* lower EL, AArch64, sync */
+    "   .balign 128\n"
+    "   .rept 7\n"
+    "   b       el2_unexpected\n"
+    "   .balign 128\n"
+    "   .endr\n"
+    "el2_unexpected:\n"
+    "   mov     x0, #0x18\n"                 /* SYS_EXIT, status 1 */
+    "   adr     x1, el2_exit_block\n"
+    "   hlt     #0xf000\n"
+    "el2_record_sync:\n"
+    "   stp     x0, x1, [sp, #-16]!\n"
+    "   adrp    x0, s2_fault_esr\n"
+    "   mrs     x1, esr_el2\n"
+    "   str     x1, [x0, :lo12:s2_fault_esr]\n"
+    "   adrp    x0, s2_fault_hpfar\n"
+    "   mrs     x1, hpfar_el2\n"
+    "   str     x1, [x0, :lo12:s2_fault_hpfar]\n"
+    "   adrp    x0, s2_fault_count\n"
+    "   ldr     w1, [x0, :lo12:s2_fault_count]\n"
+    "   add     w1, w1, #1\n"
+    "   str     w1, [x0, :lo12:s2_fault_count]\n"
+    "   mrs     x0, elr_el2\n"
+    "   add     x0, x0, #4\n"
+    "   msr     elr_el2, x0\n"
+    "   ldp     x0, x1, [sp], #16\n"
+    "   eret\n"
+    "   .balign 8\n"
+    "el2_exit_block:\n"
+    "   .quad   0x20026, 1\n"
+);
+
+/* A stage 2 Alignment fault for the access at @ipa, taken to EL2? */
+static int stage2_alignment_fault(uint64_t ipa)
+{
+    return s2_fault_count == 1 &&
+           (s2_fault_esr >> 26) == EC_DABT_LOWER &&
+           (s2_fault_esr & 0x3f) == DFSC_ALIGNMENT &&
+           s2_fault_hpfar == ((ipa >> 12) << 4) &&
+           fault_count == 0;
+}
 
 static void semihosting_exit(int status)
 {
@@ -56,6 +120,25 @@ static void __attribute__((used)) at_el1(void)
     ml_printf("%s: unaligned load from the same page takes an Alignment "
               "fault (faults %d)\n", ok ? "PASS" : "FAIL", fault_count);
 
+    /* Stage 1 Normal (boot.S's identity map), stage 2 Device. */
+    fault_count = 0;
+    device = S2_DEVICE_IPA + ((uint64_t)buffer & ((1ul << 30) - 1));
+    asm volatile("ldr %0, [%1]" : "=r"(value) : "r"(device + 1) : "memory");
+    ok &= stage2_alignment_fault(device + 1);
+    ml_printf("%s: unaligned load, stage 1 Normal, stage 2 Device: stage 2 "
+              "Alignment fault (EL1 %d, EL2 %d, ESR_EL2 %lx)\n",
+              stage2_alignment_fault(device + 1) ? "PASS" : "FAIL",
+              fault_count, s2_fault_count, s2_fault_esr);
+
+    s2_fault_count = 0;
+    buffer[0] = 0x5a;
+    asm volatile("dc zva, %0" : : "r"(device) : "memory");
+    ok &= stage2_alignment_fault(device) && buffer[0] == 0x5a;
+    ml_printf("%s: DC ZVA, stage 1 Normal, stage 2 Device: stage 2 Alignment "
+              "fault, nothing zeroed (EL1 %d, EL2 %d, ESR_EL2 %lx)\n",
+              stage2_alignment_fault(device) && buffer[0] == 0x5a ?
+              "PASS" : "FAIL", fault_count, s2_fault_count, s2_fault_esr);
+
     ml_printf("%s\n", ok ? "PASSED" : "FAILED");
     semihosting_exit(ok ? 0 : 1);
 }
@@ -82,9 +165,22 @@ int main(void)
                                      (3ul << 53) | (1 << 10) |
                                      (ATTRIDX_DEVICE << 2) | 1;
 
-    /* Stage 2: the 1 GiB of RAM at 1 GiB, Normal write-back, read-write. */
+    /*
+     * Stage 1 for S2_DEVICE_IPA: a 1 GiB block, Normal (boot.S's MAIR
+     * attribute 0), identity mapped.
+     */
+    ((uint64_t *)(ttbr0 & 0xfffffffff000ul))[S2_DEVICE_IPA >> 30] =
+        S2_DEVICE_IPA | (1 << 10) | 1;
+
+    /*
+     * Stage 2: the 1 GiB of RAM at 1 GiB, Normal write-back, read-write,
+     * and again at S2_DEVICE_IPA, Device-nGnRE.
+     */
     s2_level1[1] = (1ul << 30) | (1 << 10) | (3 << 8) | (3 << 6) |
                    (0xf << 2) | 1;
+    s2_level1[S2_DEVICE_IPA >> 30] = (1ul << 30) | (1 << 10) | (3 << 6) |
+                                     (0x1 << 2) | 1;
+    asm volatile("adr x0, el2_vectors; msr vbar_el2, x0; isb" : : : "x0");
     asm volatile("msr vtcr_el2, %0" : : "r"((1ul << 31) | (2ul << 16) |
                  (3 << 12) | (1 << 10) | (1 << 8) | (1 << 6) | 25));
     asm volatile("msr vttbr_el2, %0" : : "r"(s2_level1));
