@@ -86,7 +86,7 @@ def tcg_dczva_device_fails_on_stock():
 
 @test
 def tcg_align_s1_device_s2_patched():
-    """tests/tcg align-s1-device-s2: EL2 stage 2 Normal, stage 1 Device, TLB hit"""
+    """tests/tcg align-s1-device-s2: stage 1 Device on a TLB hit; stage 2 Device at EL2"""
     assert_tcg_passes("align-s1-device-s2")
 
 
