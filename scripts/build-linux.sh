@@ -21,19 +21,7 @@ tree=${LINUX_TREE:-$BUILD/linux/$flavour/src}
 bdir=${LINUX_BUILD_DIR:-$BUILD/linux/$flavour/build}
 fragment=$TOP/target-arm-s2/out-of-tree/linux/l1-kvm-host.config
 
-if [ -n "$stage" ]; then
-    patched=$BUILD/linux/patched/src
-    if [ -n "$stock" ]; then
-        [ -d "$patched/.git" ] || "$TOP/scripts/series.py" --project linux stage
-        if [ ! -e "$tree/.git" ]; then
-            git -C "$patched" worktree prune
-            git -C "$patched" worktree add -q --detach "$tree" base
-        fi
-        git -C "$tree" checkout -q --detach base
-    else
-        "$TOP/scripts/series.py" --project linux stage
-    fi
-fi
+[ -z "$stage" ] || stage_source linux "$tree" "$stock"
 
 make=(make -C "$tree" O="$bdir" ARCH=arm64 CROSS_COMPILE="ccache aarch64-linux-gnu-")
 export CCACHE_BASEDIR=$BUILD

@@ -22,19 +22,7 @@ else
     bdir=${QEMU_BUILD_DIR:-$BUILD/qemu/patched/build}
 fi
 
-if [ -n "$stage" ]; then
-    if [ -n "$stock" ]; then
-        patched=$BUILD/qemu/patched/src
-        [ -d "$patched/.git" ] || "$TOP/scripts/series.py" stage
-        if [ ! -e "$tree/.git" ]; then
-            git -C "$patched" worktree prune
-            git -C "$patched" worktree add -q --detach "$tree" base
-        fi
-        git -C "$tree" checkout -q --detach base
-    else
-        "$TOP/scripts/series.py" stage
-    fi
-fi
+[ -z "$stage" ] || stage_source qemu "$tree" "$stock"
 
 # Objects from the patched and the stock tree hash alike: each build
 # directory sees its tree as ../src.

@@ -113,3 +113,21 @@ fetch_orig() {
     fi
     echo "$dir/$file"
 }
+
+# stage_source PROJECT TREE STOCK: stage PROJECT's series (qemu, linux) in
+# build/PROJECT/patched/src; with STOCK, check its base (the pristine
+# source, plus QEMU's base fixups) out at TREE, a worktree of that tree.
+stage_source() {
+    local project=$1 tree=$2 stock=$3
+    local patched=$BUILD/$project/patched/src
+    if [ -z "$stock" ]; then
+        "$TOP/scripts/series.py" --project "$project" stage
+        return
+    fi
+    [ -d "$patched/.git" ] || "$TOP/scripts/series.py" --project "$project" stage
+    if [ ! -e "$tree/.git" ]; then
+        git -C "$patched" worktree prune
+        git -C "$patched" worktree add -q --detach "$tree" base
+    fi
+    git -C "$tree" checkout -q --detach base
+}
