@@ -14,7 +14,9 @@ asserts nothing.
                      vfio-user-pci, the pages that have a host memory type
 
    each without a device and with a vfio-user-pci on the test server
-   (bar2-wc=on on the patched QEMU).
+   (bar2-wc=on on the patched QEMU), REPEATS times (default 3): QEMU's
+   main loop and timers run by the wall clock, which valgrind stretches, so
+   counts vary a little from run to run; the range shows by how much.
 
 2. Time: boots the aarch64 Linux guest RUNS times per configuration,
    alternating stock and patched, and reports medians of the time from
@@ -23,7 +25,7 @@ asserts nothing.
    vfio-user BAR with bar2-wc=on.  Wall-clock figures on a shared machine
    spread far more than 1 %.
 
-  scripts/bench.py [--runs RUNS] [--no-time] [--no-instructions]
+  scripts/bench.py [--repeats REPEATS] [--runs RUNS] [--no-time] [--no-instructions]
 """
 
 import argparse
@@ -52,8 +54,7 @@ WORKLOADS = {
 
 
 def build_workload(outdir, cflags, iterations):
-    subprocess.run(["make", "-s", "-C", str(TCG_BUILD), "boot.o", "printf.o"],
-                   check=True)
+    """Link a workload against tests/tcg's boot.o and printf.o."""
     out = os.path.join(outdir, f"bench-{abs(hash(cflags))}-{iterations}")
     subprocess.run(["aarch64-linux-gnu-gcc", "-nostdlib", "-O2", "-isystem",
                     str(TCG_SRC / "minilib"), "-ffreestanding",
@@ -91,12 +92,15 @@ def count_instructions(qemu, kernel, device):
     return int(m.group(1).replace(",", ""))
 
 
-def instructions():
+def instructions(repeats):
     configs = [("no device", None, None),
                ("vfio-user-pci", {}, {"bar2-wc": "on"})]
-    print("Instructions per iteration (cachegrind; (count(2N) - count(N)) / N)")
+    print("Instructions per iteration (cachegrind; (count(2N) - count(N)) / N),"
+          f" median of {repeats}; the ratio's range over all pairs of runs")
     print(f"{'workload':<16}{'configuration':<30}{'stock':>13}{'patched':>13}"
-          f"{'patched/stock':>15}")
+          f"{'patched/stock':>15}  range")
+    subprocess.run(["make", "-s", "-C", str(TCG_BUILD), "boot.o", "printf.o"],
+                   check=True)
     with tempfile.TemporaryDirectory(prefix="tlb-fill-bench-") as tmp:
         for name, (cflags, n, needs_device) in WORKLOADS.items():
             kernels = [build_workload(tmp, cflags, n),
@@ -104,16 +108,20 @@ def instructions():
             for title, stock_dev, patched_dev in configs:
                 if needs_device and stock_dev is None:
                     continue
-                per_iter = {}
-                for flavour, dev in (("stock", stock_dev),
-                                     ("patched", patched_dev)):
-                    counts = [count_instructions(guest.QEMU[flavour], k, dev)
-                              for k in kernels]
-                    per_iter[flavour] = (counts[1] - counts[0]) / n
+                runs = {"stock": [], "patched": []}
+                for _ in range(repeats):
+                    for flavour, dev in (("stock", stock_dev),
+                                         ("patched", patched_dev)):
+                        counts = [count_instructions(guest.QEMU[flavour], k, dev)
+                                  for k in kernels]
+                        runs[flavour].append((counts[1] - counts[0]) / n)
+                med = {f: statistics.median(r) for f, r in runs.items()}
                 label = title + (" (bar2-wc=on)" if patched_dev else "")
-                print(f"{name:<16}{label:<30}{per_iter['stock']:>13,.0f}"
-                      f"{per_iter['patched']:>13,.0f}"
-                      f"{per_iter['patched'] / per_iter['stock']:>15.4f}",
+                print(f"{name:<16}{label:<30}{med['stock']:>13,.0f}"
+                      f"{med['patched']:>13,.0f}"
+                      f"{med['patched'] / med['stock']:>15.4f}  "
+                      f"{min(runs['patched']) / max(runs['stock']):.4f}-"
+                      f"{max(runs['patched']) / min(runs['stock']):.4f}",
                       flush=True)
 
 
@@ -154,12 +162,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5, help="guest boots per configuration")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="instruction counts per configuration and size")
     ap.add_argument("--no-time", action="store_true", help="skip the guest boots")
     ap.add_argument("--no-instructions", action="store_true",
                     help="skip the instruction counts")
     a = ap.parse_args()
     if not a.no_instructions:
-        instructions()
+        instructions(a.repeats)
     if not a.no_time:
         print(f"\nMedians of {a.runs} guest boots each, aarch64 Linux under TCG (-cpu max)")
         compare_boots("ivshmem BAR (patched: no region has a host memory type)",
