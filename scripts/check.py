@@ -214,7 +214,7 @@ def guest_bar_access_stock():
 
 FUNCTIONAL_TEST = (TOP / "tests-qtest" / "out-of-tree" / "functional" /
                    "test_vfio_user_bar_wc.py")
-FUNCTIONAL_CASES = ("test_bar0_default_is_device", "test_bar2_wc_auto",
+FUNCTIONAL_CASES = ("test_bar0_default_auto", "test_bar2_wc_auto",
                     "test_bar2_wc_off", "test_bar2_wc_on")
 
 
@@ -332,45 +332,44 @@ def incremental_rebuild():
 
 
 MIB = 1 << 20
-HOST_DEFAULT_QTEST = ("auto: the QTest accelerator cannot choose the memory "
-                      "type, the host's default applies")
+AUTO_REASON_TCG = ("auto: QEMU sets no memory type; under TCG the guest's own "
+                   "mapping decides, as under an arm64 host's Normal-NC stage 2")
+AUTO_REASON_QTEST = ("auto: QEMU sets no memory type; the QTest accelerator's "
+                     "own choice applies")
 
 
-def bar(index, kind, size, prefetchable, effective, reason, mmapped=(),
-        trapped=(), requested="auto"):
-    return {"index": index, "kind": kind, "size": size,
+def bar(index, kind, size, prefetchable, reason, effective=None,
+        mechanism=None, mmapped=(), trapped=(), requested="auto"):
+    info = {"index": index, "kind": kind, "size": size,
             "prefetchable": prefetchable, "requested": requested,
-            "effective": effective, "reason": reason,
+            "reason": reason,
             "mmapped": [{"offset": o, "size": n} for o, n in mmapped],
             "trapped": [{"offset": o, "size": n} for o, n in trapped]}
+    if effective:
+        info.update(effective=effective, mechanism=mechanism)
+    return info
 
 
 def unimplemented(index):
-    return bar(index, "unimplemented", 0, False, "not-applicable",
+    return bar(index, "unimplemented", 0, False,
                f"auto: BAR {index} is not implemented (or is the upper half "
                "of a 64-bit BAR)")
 
 
-# The test server's BARs with barN-wc=auto under arm TCG, which enforces
-# both host memory types.
-EXPECTED_BARS_AUTO = [
-    bar(0, "mem32", 0x10000, False, "device-ngnre", "auto: not prefetchable",
-        mmapped=[(0, 0x10000)]),
-    bar(1, "io", 0x100, False, "not-applicable", "auto: BAR 1 is an I/O BAR",
-        trapped=[(0, 0x100)]),
-    bar(2, "mem32", MIB, True, "normal-nc", "auto: prefetchable",
-        mmapped=[(0, MIB)]),
-    unimplemented(3), unimplemented(4), unimplemented(5),
-]
-# Under the qtest accelerator, which enforces none.
-EXPECTED_BARS_AUTO_QTEST = [
-    dict(EXPECTED_BARS_AUTO[0], effective="host-default",
-         reason=HOST_DEFAULT_QTEST),
-    EXPECTED_BARS_AUTO[1],
-    dict(EXPECTED_BARS_AUTO[2], effective="host-default",
-         reason=HOST_DEFAULT_QTEST),
-    *EXPECTED_BARS_AUTO[3:],
-]
+def expected_bars_auto(reason):
+    """The test server's BARs with barN-wc=auto: QEMU sets no type."""
+    return [
+        bar(0, "mem32", 0x10000, False, reason, "host-default", "none",
+            mmapped=[(0, 0x10000)]),
+        bar(1, "io", 0x100, False, "auto: BAR 1 is an I/O BAR",
+            trapped=[(0, 0x100)]),
+        bar(2, "mem32", MIB, True, reason, "host-default", "none",
+            mmapped=[(0, MIB)]),
+        unimplemented(3), unimplemented(4), unimplemented(5),
+    ]
+
+
+EXPECTED_BARS_AUTO = expected_bars_auto(AUTO_REASON_TCG)
 
 
 @test
@@ -416,44 +415,82 @@ def report_auto(expected, hmp_line, **qemu_args):
 def vfio_user_report_auto():
     """vfio-user-pci on the real server, arm TCG: the report, every BAR"""
     report_auto(EXPECTED_BARS_AUTO, "BAR 2: mem32 prefetchable, 0x100000 bytes, "
-                "bar2-wc=auto -> normal-nc (auto: prefetchable)")
+                f"bar2-wc=auto -> host-default ({AUTO_REASON_TCG})")
 
 
 @test
 def vfio_user_report_auto_qtest():
     """the same under the qtest accelerator, which enforces no type"""
-    report_auto(EXPECTED_BARS_AUTO_QTEST, "bar2-wc=auto -> host-default",
-                qtest=True)
+    report_auto(expected_bars_auto(AUTO_REASON_QTEST),
+                "BAR 1: io, 0x100 bytes, bar1-wc=auto -> no memory type "
+                "(auto: BAR 1 is an I/O BAR)", qtest=True)
+
+
+def run_guest_on_vfio_user(server, **props):
+    """Boot the guest on a vfio-user-pci with @props, which maps its BARs,
+    until it powers off (-no-shutdown keeps the device); return QEMU."""
+    q = vu.Qemu("-cpu", "max", "-m", "512", "-no-shutdown",
+                "-kernel", str(guest.GUEST / "vmlinuz"),
+                "-initrd", str(guest.GUEST / "bar-access.cpio"),
+                "-append", f"quiet BAR_ACCESS_DEVICE={guest.VFIO_USER_WC_ID}",
+                "-device", json.dumps(vu.vfio_user_device(server, id="wc0",
+                                                          **props)))
+    q.cmd("cont")
+    q.wait_event("SHUTDOWN", timeout=120)
+    return q
+
+
+def hmp(q, command):
+    return q.cmd("human-monitor-command", **{"command-line": command})
+
+
+@test
+def vfio_user_auto_sets_nothing():
+    """barN-wc=auto (the default) sets no host memory type on any region"""
+    server = vu.Server()
+    try:
+        q = run_guest_on_vfio_user(server)
+        bars = q.cmd("query-vfio-pci-bars")[0]["bars"]
+        mtree = hmp(q, "info mtree") + hmp(q, "info mtree -f")
+        q.quit()
+    finally:
+        server.stop()
+    assert bars == EXPECTED_BARS_AUTO, bars
+    assert "host-mem-type" not in mtree, \
+        "\n".join(ln for ln in mtree.splitlines() if "host-mem-type" in ln)
 
 
 @test
 def vfio_user_modes_and_mtree():
-    """bar0-wc=off, bar2-wc=on: the report, and info mtree marks the regions"""
+    """bar0-wc=off, bar2-wc=on: the report, and info mtree marks the
+    regions and the flat ranges the guest mapped"""
     server = vu.Server()
     try:
-        # The guest maps the BARs; -no-shutdown keeps them for info mtree.
-        q = vu.Qemu("-cpu", "max", "-m", "512", "-no-shutdown",
-                    "-kernel", str(guest.GUEST / "vmlinuz"),
-                    "-initrd", str(guest.GUEST / "bar-access.cpio"),
-                    "-append", f"quiet BAR_ACCESS_DEVICE={guest.VFIO_USER_WC_ID}",
-                    "-device", json.dumps(vu.vfio_user_device(
-                        server, id="wc0", **{"bar0-wc": "off", "bar2-wc": "on"})))
-        q.cmd("cont")
-        q.wait_event("SHUTDOWN", timeout=120)
+        q = run_guest_on_vfio_user(server, **{"bar0-wc": "off", "bar2-wc": "on"})
         bars = q.cmd("query-vfio-pci-bars")[0]["bars"]
-        mtree = q.cmd("human-monitor-command", **{"command-line": "info mtree"})
+        mtree = hmp(q, "info mtree")
+        flat = hmp(q, "info mtree -f")
         q.quit()
     finally:
         server.stop()
     assert bars[0] == dict(EXPECTED_BARS_AUTO[0], requested="off",
+                           effective="device-ngnre", mechanism="tcg-mmu",
                            reason="off: requested"), bars[0]
     assert bars[2] == dict(EXPECTED_BARS_AUTO[2], requested="on",
+                           effective="normal-nc", mechanism="tcg-mmu",
                            reason="on: requested"), bars[2]
     marks = [ln.strip() for ln in mtree.splitlines() if "host-mem-type" in ln]
     assert any("BAR 0 mmaps[0] [host-mem-type device]" in m for m in marks), \
         "\n".join(marks) or mtree[-3000:]
     assert any("BAR 2 mmaps[0] [host-mem-type normal-nc]" in m for m in marks), \
         "\n".join(marks)
+    # The flat view memory listeners get: each BAR's range carries it.
+    flat_marks = [ln.strip() for ln in flat.splitlines() if "host-mem-type" in ln]
+    for name, kind in (("BAR 0 mmaps[0]", "device"),
+                       ("BAR 2 mmaps[0]", "normal-nc")):
+        assert any(re.search(rf"\(prio \d+, ramd\): .*{re.escape(name)} "
+                             rf"\[host-mem-type {kind}\]", m)
+                   for m in flat_marks), "\n".join(flat_marks) or flat[-3000:]
 
 
 @test
@@ -484,10 +521,100 @@ def vfio_user_msix_hole_reported():
         q.quit()
     finally:
         server.stop()
-    want = bar(2, "mem32", MIB, True, "normal-nc", "auto: prefetchable",
+    want = bar(2, "mem32", MIB, True, AUTO_REASON_TCG, "host-default", "none",
                mmapped=[(0, 0x1000), (0x2000, MIB - 0x2000)],
                trapped=[(0x1000, 0x1000)])
     assert bar2 == want, f"\n got  {bar2}\n want {want}"
+
+
+@test
+def vfio_user_unmappable_bar_auto():
+    """a BAR the server offers for mmap but whose mmap fails: auto traps it"""
+    server = vu.Server("--bar2-unmappable")
+    try:
+        q = vu.Qemu("-device", json.dumps(vu.vfio_user_device(server)))
+        bar2 = q.cmd("query-vfio-pci-bars")[0]["bars"][2]
+        rc, out = q.quit()
+    finally:
+        server.stop()
+    want = bar(2, "mem32", MIB, True, "auto: the BAR could not be mmapped",
+               trapped=[(0, MIB)])
+    assert bar2 == want, f"\n got  {bar2}\n want {want}"
+    assert (f"Failed to mmap vfio-user:{server.socket} BAR 2. Performance may "
+            "be slow") in out, out
+
+
+@test
+def vfio_user_unmappable_bar_explicit():
+    """on/off on a BAR whose mmap fails: device_add refused, nothing left"""
+    server = vu.Server("--bar2-unmappable")
+    q = vu.Qemu("-device", "pcie-root-port,id=rp0,chassis=1")
+    wrong = []
+    try:
+        for mode in ("on", "off"):
+            message = vfio_user_error(
+                server, f"bar2-wc={mode}: BAR 2 could not be mmapped, so no "
+                "memory type applies: Permission denied")
+            try:
+                q.cmd("device_add", **vu.vfio_user_device(
+                    server, id="bad", bus="rp0", **{"bar2-wc": mode}))
+                wrong.append(f"{mode}: device_add succeeded")
+                continue
+            except vu.QMPError as e:
+                if str(e) != message:
+                    wrong.append(f"{mode}: got {str(e)!r}\n  want {message!r}")
+            assert q.cmd("query-vfio-pci-bars") == [], mode
+            assert not [d for d in q.cmd("qom-list", path="/machine/peripheral")
+                        if d["name"] == "bad"], mode
+        q.cmd("device_add", **vu.vfio_user_device(server, id="good", bus="rp0"))
+        assert [d["id"] for d in q.cmd("query-vfio-pci-bars")] == ["good"]
+    finally:
+        q.quit()
+        server.stop()
+    assert not wrong, "\n".join(wrong)
+
+
+GDB_SET_HOST_MEM_TYPE = """
+set $vdev = (VFIOPCIDevice *)((char *)vfio_device_list.lh_first - \
+                              (long)&((VFIOPCIDevice *)0)->vbasedev)
+call (void)bql_lock_impl("gdb", 0)
+call (void)memory_region_set_host_mem_type(&$vdev->bars[2].region.mmaps[0].mem, MR_HOST_MEM_TYPE_DEVICE)
+call (void)bql_unlock()
+"""
+
+
+@test
+def vfio_user_listeners_see_host_mem_type_change():
+    """a type change on a mapped region: region_del + region_add for a
+    listener (the vfio-user DMA listener's trace), and the flat view"""
+    server = vu.Server()
+    bar2 = vu.VIRT_PCI_MMIO
+    span = f"{bar2:#x} - {bar2 + MIB - 1:#x}"
+    q = vu.Qemu("-trace", "vfio_listener_region_add_ram",
+                "-trace", "vfio_listener_region_del",
+                "-device", json.dumps(vu.vfio_user_device(server, addr="0x3")),
+                qtest=True)
+    try:
+        vu.map_bar(q, 3, 2, bar2)
+        before = q.output()
+        assert f"region_add [ram] {span}" in before, before[-3000:]
+        # What a device model does with memory_region_set_host_mem_type(),
+        # done by a debugger: no device changes a mapped BAR's type today.
+        with tempfile.NamedTemporaryFile("w", suffix=".gdb") as script:
+            script.write(GDB_SET_HOST_MEM_TYPE)
+            script.flush()
+            r = run(["gdb", "-nx", "-batch", "-p", str(q.proc.pid),
+                     "-x", script.name], timeout=120)
+        assert r.returncode == 0 and "error" not in r.stdout.lower(), r.stdout
+        flat = hmp(q, "info mtree -f")
+        after = q.output()[len(before):]
+    finally:
+        q.quit()
+        server.stop()
+    assert re.search(rf"region_del {span}\b.*region_add \[ram\] {span}",
+                     after, re.S), after[-3000:]
+    assert re.search(rf"^\s*0*{bar2:x}-0*{bar2 + MIB - 1:x} .*BAR 2 mmaps\[0\] "
+                     r"\[host-mem-type device\]", flat, re.M), flat
 
 
 def vfio_user_error(server, tail):
@@ -565,7 +692,8 @@ def vfio_user_hotplug_50():
     server = vu.Server()
     q = vu.Qemu("-device", "pcie-root-port,id=rp0,chassis=1")
     try:
-        modes = {"on": "normal-nc", "off": "device-ngnre", "auto": "normal-nc"}
+        modes = {"on": "normal-nc", "off": "device-ngnre",
+                 "auto": "host-default"}
         for i in range(50):
             mode = list(modes)[i % 3]
             q.cmd("device_add", **vu.vfio_user_device(server, id="wc0", bus="rp0",

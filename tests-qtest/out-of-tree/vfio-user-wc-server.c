@@ -7,7 +7,10 @@
  *   BAR1  256 B  I/O, trapped (served by a callback)
  *   BAR2  1 MiB  32-bit memory, prefetchable, mmappable; with --msix, it
  *                also holds an MSI-X table (0x1000) and PBA (0x1800), which
- *                QEMU traps, leaving a hole in the mmap
+ *                QEMU traps, leaving a hole in the mmap; with
+ *                --bar2-unmappable, the server offers BAR2 for mmap but
+ *                passes a file that cannot be mmapped (a pipe), so the
+ *                client's mmap fails and it must trap every access
  *   BAR3..5      not implemented
  *
  * BAR0 and BAR2 live in one memfd ("vfio-user-wc-bars"): BAR2 at offset
@@ -16,13 +19,14 @@
  * the next after a disconnect, and exits with 0 on SIGTERM or SIGINT,
  * removing its socket.
  *
- * usage: vfio-user-wc-server [--msix] SOCKET
+ * usage: vfio-user-wc-server [--msix] [--bar2-unmappable] SOCKET
  *
  * Copyright (c) 2026 QEMU arm64 WC project
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -107,20 +111,44 @@ static void die(const char *what)
     exit(EXIT_FAILURE);
 }
 
+static void usage(const char *argv0)
+{
+    fprintf(stderr, "usage: %s [--msix] [--bar2-unmappable] SOCKET\n", argv0);
+    exit(EXIT_FAILURE);
+}
+
 int main(int argc, char **argv)
 {
+    static const struct option options[] = {
+        { "msix", no_argument, NULL, 'm' },
+        { "bar2-unmappable", no_argument, NULL, 'u' },
+        { NULL },
+    };
     struct sigaction sa = { .sa_handler = on_signal };   /* no SA_RESTART */
     struct iovec bar0_mmap = { .iov_base = 0, .iov_len = BAR0_SIZE };
     struct iovec bar2_mmap = { .iov_base = 0, .iov_len = BAR2_SIZE };
-    bool msix = argc == 3 && strcmp(argv[1], "--msix") == 0;
-    const char *socket_path = argv[argc - 1];
+    bool msix = false, bar2_unmappable = false;
+    const char *socket_path;
+    int bar2_mmap_fd, opt;
     vfu_ctx_t *ctx;
     int ret;
 
-    if (argc != 2 && !msix) {
-        fprintf(stderr, "usage: %s [--msix] SOCKET\n", argv[0]);
-        return EXIT_FAILURE;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case 'm':
+            msix = true;
+            break;
+        case 'u':
+            bar2_unmappable = true;
+            break;
+        default:
+            usage(argv[0]);
+        }
     }
+    if (optind != argc - 1) {
+        usage(argv[0]);
+    }
+    socket_path = argv[optind];
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
@@ -128,6 +156,16 @@ int main(int argc, char **argv)
     bars_fd = memfd_create("vfio-user-wc-bars", 0);
     if (bars_fd < 0 || ftruncate(bars_fd, BAR2_SIZE + BAR0_SIZE) < 0) {
         die("memfd");
+    }
+
+    bar2_mmap_fd = bars_fd;
+    if (bar2_unmappable) {
+        int pipe_fds[2];
+
+        if (pipe(pipe_fds) < 0) {
+            die("pipe");
+        }
+        bar2_mmap_fd = pipe_fds[0];
     }
 
     ctx = vfu_create_ctx(VFU_TRANS_SOCK, socket_path, 0, NULL,
@@ -150,7 +188,7 @@ int main(int argc, char **argv)
                          bar1_access, VFU_REGION_FLAG_RW, NULL, 0, -1, 0) < 0 ||
         vfu_setup_region(ctx, VFU_PCI_DEV_BAR2_REGION_IDX, BAR2_SIZE,
                          bar2_access, VFU_REGION_FLAG_RW | VFU_REGION_FLAG_MEM,
-                         &bar2_mmap, 1, bars_fd, 0) < 0) {
+                         &bar2_mmap, 1, bar2_mmap_fd, 0) < 0) {
         die("vfu_setup_region");
     }
     if (vfu_setup_device_dma(ctx, dma_register, dma_unregister) < 0) {

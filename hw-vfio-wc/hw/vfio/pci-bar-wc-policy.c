@@ -16,6 +16,8 @@
 static void bar_wc_error(const VFIOBarWCQuery *q, const char *why,
                          const char *what_to_do, Error **errp)
 {
+    ERRP_GUARD();
+
     error_setg(errp, "bar%u-wc=%s: BAR %u %s", q->nr,
                OnOffAuto_str(q->mode), q->nr, why);
     error_append_hint(errp, "%s\n", what_to_do);
@@ -25,8 +27,7 @@ bool vfio_pci_bar_wc_resolve(const VFIOBarWCQuery *q, VFIOBarWCResult *res,
                              Error **errp)
 {
     bool auto_mode = q->mode == ON_OFF_AUTO_AUTO;
-    bool want_nc = q->mode == ON_OFF_AUTO_ON ||
-                   (auto_mode && q->prefetchable);
+    bool want_nc = q->mode == ON_OFF_AUTO_ON;
     MemoryRegionHostMemType host = want_nc ? MR_HOST_MEM_TYPE_NORMAL_NC
                                            : MR_HOST_MEM_TYPE_DEVICE;
 
@@ -43,54 +44,52 @@ bool vfio_pci_bar_wc_resolve(const VFIOBarWCQuery *q, VFIOBarWCResult *res,
                          "drop the property or set it to auto.", errp);
             return false;
         }
-        res->type = VFIO_PCI_BAR_MEM_TYPE_NOT_APPLICABLE;
         res->reason = g_strdup_printf("auto: BAR %u %s", q->nr, what);
         return true;
     }
 
-    if (!q->mmapped) {
+    if (!q->mmappable) {
         if (!auto_mode) {
-            bar_wc_error(q, "has no mmapped part, so QEMU traps and emulates "
+            bar_wc_error(q, "is not mmapped, so QEMU traps and emulates "
                          "every access and no memory type applies",
-                         "Drop x-no-mmap=on if set (the host may also refuse "
-                         "to mmap the BAR), or set the property to auto.",
+                         q->no_mmap ? "Drop x-no-mmap=on, or set the property "
+                                      "to auto."
+                                    : "The host does not let QEMU mmap the "
+                                      "BAR: set the property to auto.",
                          errp);
             return false;
         }
-        res->type = VFIO_PCI_BAR_MEM_TYPE_TRAPPED;
         res->reason = g_strdup("auto: no part of the BAR is mmapped");
         return true;
     }
 
-    if (!(q->accel_types & (1u << host))) {
-        if (!auto_mode) {
-            g_autofree char *why =
-                g_strdup_printf("needs the %s host memory type, which the %s "
-                                "accelerator cannot enforce",
-                                want_nc ? "Normal-NC" : "Device-nGnRE",
-                                q->accel_name);
-
-            bar_wc_error(q, why, "Set the property to auto to get the host's "
-                         "default, or use an accelerator that enforces it.",
-                         errp);
-            return false;
-        }
+    res->has_type = true;
+    if (auto_mode) {
         res->type = VFIO_PCI_BAR_MEM_TYPE_HOST_DEFAULT;
-        res->reason = g_strdup_printf("auto: the %s accelerator cannot choose "
-                                      "the memory type, the host's default "
-                                      "applies", q->accel_name);
+        res->mechanism = VFIO_PCI_BAR_MEM_TYPE_MECHANISM_NONE;
+        res->reason = g_strdup_printf("auto: QEMU sets no memory type; %s",
+                                      q->accel_default);
         return true;
+    }
+
+    if (!(q->accel_types & (1u << host))) {
+        g_autofree char *why =
+            g_strdup_printf("needs the %s host memory type, which the %s "
+                            "accelerator cannot enforce",
+                            want_nc ? "Normal-NC" : "Device-nGnRE",
+                            q->accel_name);
+
+        bar_wc_error(q, why, "Set the property to auto to get the host's "
+                     "default, or use an accelerator that enforces it.",
+                     errp);
+        return false;
     }
 
     res->type = want_nc ? VFIO_PCI_BAR_MEM_TYPE_NORMAL_NC
                         : VFIO_PCI_BAR_MEM_TYPE_DEVICE_NGNRE;
-    if (auto_mode) {
-        res->reason = g_strdup(q->prefetchable ? "auto: prefetchable"
-                                               : "auto: not prefetchable");
-    } else {
-        res->reason = g_strdup_printf("%s: requested", OnOffAuto_str(q->mode));
-    }
-    if (q->mode == ON_OFF_AUTO_ON && !q->prefetchable) {
+    res->mechanism = q->accel_mechanism;
+    res->reason = g_strdup_printf("%s: requested", OnOffAuto_str(q->mode));
+    if (want_nc && !q->prefetchable) {
         res->warning = g_strdup_printf(
             "bar%u-wc=on: BAR %u is not prefetchable; Normal-NC lets the CPU "
             "read it speculatively and gather writes, which is wrong for "

@@ -17,13 +17,18 @@ typedef struct VFIOBarWCQuery {
     OnOffAuto mode;             /* barN-wc */
     VfioPciBarKind kind;
     bool prefetchable;
-    bool mmapped;               /* some part of the BAR is mmapped */
+    bool mmappable;             /* the host lets QEMU mmap some part */
+    bool no_mmap;               /* the user said x-no-mmap=on */
     unsigned accel_types;       /* accel_host_mem_types() */
+    VfioPciBarMemTypeMechanism accel_mechanism; /* how it enforces them */
     const char *accel_name;
+    const char *accel_default;  /* what the guest gets with no type set */
 } VFIOBarWCQuery;
 
 typedef struct VFIOBarWCResult {
+    bool has_type;              /* false: no direct access, no type */
     VfioPciBarMemType type;
+    VfioPciBarMemTypeMechanism mechanism;
     char *reason;               /* for query-vfio-pci-bars */
     char *warning;              /* NULL, or a risk the user took */
 } VFIOBarWCResult;
@@ -35,10 +40,10 @@ typedef struct VFIOBarWCResult {
  * @res: filled on success; the caller owns its strings
  * @errp: error, for an on or off that cannot be honoured
  *
- * Returns true on success.  An explicit on or off fails when the BAR has
- * no memory type (I/O, unimplemented), no mmapped part, or when the
- * accelerator cannot enforce the type; auto never fails, it degrades and
- * says why.
+ * Returns true on success.  auto sets no type and never fails: the
+ * host's default applies.  An explicit on or off fails when the BAR has
+ * no memory type (I/O, unimplemented), when the host does not let QEMU
+ * mmap it, or when the accelerator cannot enforce the type.
  */
 bool vfio_pci_bar_wc_resolve(const VFIOBarWCQuery *q, VFIOBarWCResult *res,
                              Error **errp);
@@ -46,12 +51,24 @@ bool vfio_pci_bar_wc_resolve(const VFIOBarWCQuery *q, VFIOBarWCResult *res,
 typedef struct VFIOPCIDevice VFIOPCIDevice;
 
 /**
- * vfio_pci_bars_wc_setup: resolve barN-wc for every BAR of @vdev and give
- * the BARs' mmapped regions their host memory type
+ * vfio_pci_bars_wc_resolve: resolve barN-wc for every BAR of @vdev
  *
- * Call once the BARs are registered and mmapped, before they are mapped
- * into the guest.
+ * Call once the BARs are prepared, before they are mmapped: a request
+ * that cannot be honoured fails here, with nothing to undo.
  */
-bool vfio_pci_bars_wc_setup(VFIOPCIDevice *vdev, Error **errp);
+bool vfio_pci_bars_wc_resolve(VFIOPCIDevice *vdev, Error **errp);
+
+/**
+ * vfio_pci_bar_wc_mmapped: give BAR @nr's mmaps their host memory type
+ *
+ * @vdev: the device
+ * @nr: the BAR
+ * @mmap_ret: what vfio_region_mmap() returned for the BAR
+ * @errp: error, for an on or off on a BAR the host did not let QEMU mmap
+ *
+ * Call before the BAR's region is mapped into the guest.
+ */
+bool vfio_pci_bar_wc_mmapped(VFIOPCIDevice *vdev, unsigned nr, int mmap_ret,
+                             Error **errp);
 
 #endif /* HW_VFIO_PCI_BAR_WC_H */

@@ -8,6 +8,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/error-report.h"
 #include "system/memory.h"
 #include "hw/vfio/pci-bar-wc.h"
 
@@ -15,16 +16,17 @@
 
 /*
  * The decision table: the first row that matches a case decides it.
- * @enforced: whether the accelerator enforces the type the mode asks for
- * (Normal-NC for on, and for auto on a prefetchable BAR; else Device).
+ * @enforced: whether the accelerator enforces the type an explicit mode
+ * asks for (Normal-NC for on, Device for off).
  */
 typedef struct Rule {
     int mode;
     int memory;             /* a memory BAR (not I/O, not unimplemented) */
     int prefetchable;
-    int mmapped;
+    int mmappable;
     int enforced;
     bool error;
+    bool has_type;
     VfioPciBarMemType type;
     bool warning;
     unsigned used;
@@ -32,24 +34,19 @@ typedef struct Rule {
 
 static Rule rules[] = {
     /* mode               mem pf  mmap enf  error  type */
-    { ON_OFF_AUTO_AUTO,   0, ANY, ANY, ANY, false,
-      VFIO_PCI_BAR_MEM_TYPE_NOT_APPLICABLE },
+    { ON_OFF_AUTO_AUTO,   0, ANY, ANY, ANY, false },
     { ANY,                0, ANY, ANY, ANY, true },
-    { ON_OFF_AUTO_AUTO,   1, ANY, 0,   ANY, false,
-      VFIO_PCI_BAR_MEM_TYPE_TRAPPED },
+    { ON_OFF_AUTO_AUTO,   1, ANY, 0,   ANY, false },
     { ANY,                1, ANY, 0,   ANY, true },
-    { ON_OFF_AUTO_AUTO,   1, ANY, 1,   0,   false,
+    /* auto sets nothing, whatever the BAR and the accelerator */
+    { ON_OFF_AUTO_AUTO,   1, ANY, 1,   ANY, false, true,
       VFIO_PCI_BAR_MEM_TYPE_HOST_DEFAULT },
     { ANY,                1, ANY, 1,   0,   true },
-    { ON_OFF_AUTO_AUTO,   1, 1,   1,   1,   false,
+    { ON_OFF_AUTO_ON,     1, 1,   1,   1,   false, true,
       VFIO_PCI_BAR_MEM_TYPE_NORMAL_NC },
-    { ON_OFF_AUTO_AUTO,   1, 0,   1,   1,   false,
-      VFIO_PCI_BAR_MEM_TYPE_DEVICE_NGNRE },
-    { ON_OFF_AUTO_ON,     1, 1,   1,   1,   false,
-      VFIO_PCI_BAR_MEM_TYPE_NORMAL_NC },
-    { ON_OFF_AUTO_ON,     1, 0,   1,   1,   false,
+    { ON_OFF_AUTO_ON,     1, 0,   1,   1,   false, true,
       VFIO_PCI_BAR_MEM_TYPE_NORMAL_NC, .warning = true },
-    { ON_OFF_AUTO_OFF,    1, ANY, 1,   1,   false,
+    { ON_OFF_AUTO_OFF,    1, ANY, 1,   1,   false, true,
       VFIO_PCI_BAR_MEM_TYPE_DEVICE_NGNRE },
 };
 
@@ -59,19 +56,36 @@ static bool field_matches(int rule, int value)
 }
 
 static Rule *find_rule(OnOffAuto mode, bool memory, bool prefetchable,
-                       bool mmapped, bool enforced)
+                       bool mmappable, bool enforced)
 {
     for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
         Rule *r = &rules[i];
 
         if (field_matches(r->mode, mode) && field_matches(r->memory, memory) &&
             field_matches(r->prefetchable, prefetchable) &&
-            field_matches(r->mmapped, mmapped) &&
+            field_matches(r->mmappable, mmappable) &&
             field_matches(r->enforced, enforced)) {
             return r;
         }
     }
     g_assert_not_reached();
+}
+
+static void check_result(const VFIOBarWCQuery *q, const Rule *r,
+                         const VFIOBarWCResult *res)
+{
+    g_assert_cmpint(res->has_type, ==, r->has_type);
+    g_assert_nonnull(res->reason);
+    g_assert_true(g_str_has_prefix(res->reason, OnOffAuto_str(q->mode)));
+    g_assert_cmpint(!!res->warning, ==, r->warning);
+    if (!r->has_type) {
+        return;
+    }
+    g_assert_cmpint(res->type, ==, r->type);
+    g_assert_cmpint(res->mechanism, ==,
+                    r->type == VFIO_PCI_BAR_MEM_TYPE_HOST_DEFAULT
+                    ? VFIO_PCI_BAR_MEM_TYPE_MECHANISM_NONE
+                    : q->accel_mechanism);
 }
 
 static void test_every_combination(void)
@@ -95,17 +109,19 @@ static void test_every_combination(void)
                     for (size_t a = 0; a < ARRAY_SIZE(accel_types); a++) {
                         VFIOBarWCQuery q = {
                             .nr = 2, .mode = mode, .kind = kinds[k],
-                            .prefetchable = pf, .mmapped = mm,
+                            .prefetchable = pf, .mmappable = mm,
                             .accel_types = accel_types[a],
+                            .accel_mechanism =
+                                VFIO_PCI_BAR_MEM_TYPE_MECHANISM_TCG_MMU,
                             .accel_name = "test",
+                            .accel_default = "the test accelerator's own "
+                                             "choice applies",
                         };
                         bool memory = kinds[k] == VFIO_PCI_BAR_KIND_MEM32 ||
                                       kinds[k] == VFIO_PCI_BAR_KIND_MEM64;
-                        bool want_nc = mode == ON_OFF_AUTO_ON ||
-                                       (mode == ON_OFF_AUTO_AUTO && pf);
                         MemoryRegionHostMemType want =
-                            want_nc ? MR_HOST_MEM_TYPE_NORMAL_NC
-                                    : MR_HOST_MEM_TYPE_DEVICE;
+                            mode == ON_OFF_AUTO_ON ? MR_HOST_MEM_TYPE_NORMAL_NC
+                                                   : MR_HOST_MEM_TYPE_DEVICE;
                         Rule *r = find_rule(mode, memory, pf, mm,
                                             accel_types[a] & (1u << want));
                         VFIOBarWCResult res;
@@ -125,11 +141,7 @@ static void test_every_combination(void)
                         }
                         g_assert_true(ok);
                         g_assert_null(err);
-                        g_assert_cmpint(res.type, ==, r->type);
-                        g_assert_nonnull(res.reason);
-                        g_assert_true(g_str_has_prefix(res.reason,
-                                                       OnOffAuto_str(mode)));
-                        g_assert_cmpint(!!res.warning, ==, r->warning);
+                        check_result(&q, r, &res);
                         g_free(res.reason);
                         g_free(res.warning);
                     }
@@ -152,7 +164,8 @@ static void test_messages(void)
     };
     VFIOBarWCQuery nc = {
         .nr = 2, .mode = ON_OFF_AUTO_ON, .kind = VFIO_PCI_BAR_KIND_MEM64,
-        .prefetchable = true, .mmapped = true, .accel_name = "kvm",
+        .prefetchable = true, .mmappable = true, .accel_name = "kvm",
+        .accel_default = "the kvm accelerator's own choice applies",
     };
     VFIOBarWCResult res;
     Error *err = NULL;
@@ -171,9 +184,44 @@ static void test_messages(void)
 
     nc.mode = ON_OFF_AUTO_AUTO;
     g_assert_true(vfio_pci_bar_wc_resolve(&nc, &res, &error_abort));
-    g_assert_cmpstr(res.reason, ==, "auto: the kvm accelerator cannot choose "
-                    "the memory type, the host's default applies");
+    g_assert_cmpstr(res.reason, ==, "auto: QEMU sets no memory type; the kvm "
+                    "accelerator's own choice applies");
     g_free(res.reason);
+}
+
+/*
+ * The hint for a BAR that is not mmapped names x-no-mmap only where the
+ * user set it (vfio-user-pci has no such property).
+ */
+static void test_not_mmapped_hint(gconstpointer data)
+{
+    bool no_mmap = GPOINTER_TO_INT(data);
+
+    if (g_test_subprocess()) {
+        VFIOBarWCQuery q = {
+            .nr = 0, .mode = ON_OFF_AUTO_OFF, .kind = VFIO_PCI_BAR_KIND_MEM32,
+            .no_mmap = no_mmap, .accel_name = "tcg",
+        };
+        VFIOBarWCResult res;
+        Error *err = NULL;
+
+        g_assert_false(vfio_pci_bar_wc_resolve(&q, &res, &err));
+        error_report_err(err);
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, 0);
+    g_test_trap_assert_passed();
+    g_test_trap_assert_stderr("*bar0-wc=off: BAR 0 is not mmapped, so QEMU "
+                              "traps and emulates every access and no memory "
+                              "type applies*");
+    if (no_mmap) {
+        g_test_trap_assert_stderr("*Drop x-no-mmap=on, or set the property "
+                                  "to auto.*");
+    } else {
+        g_test_trap_assert_stderr("*The host does not let QEMU mmap the BAR: "
+                                  "set the property to auto.*");
+        g_test_trap_assert_stderr_unmatched("*x-no-mmap*");
+    }
 }
 
 int main(int argc, char **argv)
@@ -181,5 +229,9 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/vfio/bar-wc/every-combination", test_every_combination);
     g_test_add_func("/vfio/bar-wc/messages", test_messages);
+    g_test_add_data_func("/vfio/bar-wc/not-mmapped-hint/x-no-mmap",
+                         GINT_TO_POINTER(true), test_not_mmapped_hint);
+    g_test_add_data_func("/vfio/bar-wc/not-mmapped-hint/host",
+                         GINT_TO_POINTER(false), test_not_mmapped_hint);
     return g_test_run();
 }

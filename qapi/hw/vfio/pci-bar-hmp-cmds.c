@@ -43,13 +43,24 @@ void hmp_info_vfio_bars(Monitor *mon, const QDict *qdict)
                 continue;
             }
             monitor_printf(mon, "  BAR %u: %s%s, 0x%" PRIx64 " bytes, "
-                           "bar%u-wc=%s -> %s (%s)\n", bar->index,
+                           "bar%u-wc=%s -> ", bar->index,
                            VfioPciBarKind_str(bar->kind),
                            bar->prefetchable ? " prefetchable" : "",
                            bar->size, bar->index,
-                           OnOffAuto_str(bar->requested),
-                           VfioPciBarMemType_str(bar->effective),
-                           bar->reason);
+                           OnOffAuto_str(bar->requested));
+            if (bar->has_effective) {
+                monitor_printf(mon, "%s",
+                               VfioPciBarMemType_str(bar->effective));
+            }
+            if (bar->has_mechanism &&
+                bar->mechanism != VFIO_PCI_BAR_MEM_TYPE_MECHANISM_NONE) {
+                monitor_printf(mon, " by %s",
+                               VfioPciBarMemTypeMechanism_str(bar->mechanism));
+            }
+            if (!bar->has_effective) {
+                monitor_printf(mon, "no memory type");
+            }
+            monitor_printf(mon, " (%s)\n", bar->reason);
             hmp_print_ranges(mon, "mmapped", bar->mmapped);
             hmp_print_ranges(mon, "trapped", bar->trapped);
         }

@@ -8,61 +8,92 @@
 
 #include "qemu/osdep.h"
 #include "qapi/qapi-commands-vfio.h"
+#include "system/memory.h"
 #include "pci.h"
 
-static void vfio_bar_range_append(VfioPciBarRangeList ***tail,
-                                  uint64_t offset, uint64_t size)
-{
-    VfioPciBarRange *range = g_new(VfioPciBarRange, 1);
+typedef struct VFIOBarRanges {
+    hwaddr base;                /* where the BAR's flat view starts */
+    VfioPciBarRangeList *mmapped, **mmapped_tail;
+    VfioPciBarRangeList *trapped, **trapped_tail;
+    VfioPciBarRange *last;      /* the range the next one may extend */
+    bool last_mmapped;
+} VFIOBarRanges;
 
+static bool vfio_bar_range_add(Int128 start, Int128 len,
+                               const MemoryRegion *mr,
+                               hwaddr offset_in_region, void *opaque)
+{
+    VFIOBarRanges *r = opaque;
+    /* Only the BAR's mmaps are RAM devices: the rest is QEMU's to emulate */
+    bool mmapped = mr->ram_device;
+    uint64_t offset = int128_get64(start) - r->base;
+    VfioPciBarRange *range;
+
+    if (r->last && r->last_mmapped == mmapped &&
+        r->last->offset + r->last->size == offset) {
+        r->last->size += int128_get64(len);
+        return false;
+    }
+    range = g_new(VfioPciBarRange, 1);
     range->offset = offset;
-    range->size = size;
-    QAPI_LIST_APPEND(*tail, range);
+    range->size = int128_get64(len);
+    if (mmapped) {
+        QAPI_LIST_APPEND(r->mmapped_tail, range);
+    } else {
+        QAPI_LIST_APPEND(r->trapped_tail, range);
+    }
+    r->last = range;
+    r->last_mmapped = mmapped;
+    return false;
 }
 
-static gint vfio_mmap_cmp_offset(gconstpointer a, gconstpointer b)
+/*
+ * What guest accesses to the BAR reach: its region rendered flat, with
+ * everything QEMU lays over the mmaps (the MSI-X table and PBA, quirks)
+ * and the mmaps that INTx emulation has disabled for now.
+ */
+static void vfio_bar_ranges(VFIOBAR *bar, VfioPciBarInfo *info)
 {
-    const VFIOMmap *ma = *(VFIOMmap *const *)a;
-    const VFIOMmap *mb = *(VFIOMmap *const *)b;
+    VFIOBarRanges r = {
+        .mmapped_tail = &r.mmapped,
+        .trapped_tail = &r.trapped,
+    };
+    AddressSpace *as;
 
-    return ma->offset < mb->offset ? -1 : ma->offset > mb->offset;
+    if (!bar->mr) {
+        return;
+    }
+    as = g_new0(AddressSpace, 1);
+    address_space_init(as, bar->mr, "vfio-pci-bar-info");
+    /* The view is where the BAR was last mapped in the guest. */
+    r.base = bar->mr->addr;
+    WITH_RCU_READ_LOCK_GUARD() {
+        flatview_for_each_range(address_space_to_flatview(as),
+                                vfio_bar_range_add, &r);
+    }
+    address_space_destroy_free(as);
+
+    info->mmapped = r.mmapped;
+    info->trapped = r.trapped;
 }
 
 static VfioPciBarInfo *vfio_pci_bar_info(VFIOPCIDevice *vdev, unsigned nr)
 {
     VFIOBAR *bar = &vdev->bars[nr];
-    VFIORegion *region = &bar->region;
     VfioPciBarInfo *info = g_new0(VfioPciBarInfo, 1);
-    VfioPciBarRangeList **mmapped = &info->mmapped;
-    VfioPciBarRangeList **trapped = &info->trapped;
-    g_autoptr(GPtrArray) maps = g_ptr_array_new();
-    uint64_t offset = 0;
 
     info->index = nr;
     info->size = bar->size;
     info->kind = vfio_pci_bar_kind(bar);
     info->prefetchable = vfio_pci_bar_is_prefetchable(bar);
     info->requested = bar->wc;
-    info->effective = bar->mem_type;
     info->reason = g_strdup(bar->mem_type_reason ?: "");
-
-    for (unsigned i = 0; i < region->nr_mmaps && bar->size; i++) {
-        if (region->mmaps[i].mmap) {
-            g_ptr_array_add(maps, &region->mmaps[i]);
-        }
-    }
-    g_ptr_array_sort(maps, vfio_mmap_cmp_offset);
-    for (unsigned i = 0; i < maps->len; i++) {
-        VFIOMmap *map = g_ptr_array_index(maps, i);
-
-        if (map->offset > offset) {
-            vfio_bar_range_append(&trapped, offset, map->offset - offset);
-        }
-        vfio_bar_range_append(&mmapped, map->offset, map->size);
-        offset = map->offset + map->size;
-    }
-    if (bar->size > offset) {
-        vfio_bar_range_append(&trapped, offset, bar->size - offset);
+    vfio_bar_ranges(bar, info);
+    if (bar->has_mem_type && info->mmapped) {
+        info->has_effective = true;
+        info->effective = bar->mem_type;
+        info->has_mechanism = true;
+        info->mechanism = bar->mem_type_mechanism;
     }
     return info;
 }
