@@ -1,7 +1,8 @@
 #!/bin/bash
 # Stage the series and build qemu-system-aarch64 for this host, with ccache.
 #
-#   build-qemu.sh            the patched tree: build/qemu/patched/{src,build}
+#   build-qemu.sh            the patched tree: build/qemu/patched/{src,build},
+#                            configured for its docs too
 #   build-qemu.sh --stock    stock QEMU (pristine + base fixups only):
 #                            build/qemu/stock/{src,build}
 #   build-qemu.sh --no-stage build QEMU_TREE as it is (series.py check --build)
@@ -36,9 +37,16 @@ config=(
     --target-list=aarch64-softmmu
     --without-default-features
     --enable-fdt=system --enable-tcg --enable-kvm
-    --disable-docs --disable-install-blobs --disable-werror
+    --disable-install-blobs --enable-werror
     --disable-tools --disable-guest-agent
 )
+# Reviewers build the series with its docs (Sphinx, with -W under
+# --enable-werror): check.py's docs_build builds them.  Stock needs none.
+if [ -n "$stock" ]; then
+    config+=(--disable-docs)
+else
+    config+=(--enable-docs)
+fi
 stamp="${config[*]}"
 if [ ! -f "$bdir/build.ninja" ] || [ "$(cat "$bdir/.configured-with" 2>/dev/null)" != "$stamp" ]; then
     note "configuring $bdir"

@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import guest  # noqa: E402
 import nested_kvm  # noqa: E402
+import series  # noqa: E402
 import vfio_user as vu  # noqa: E402
 
 TOP = guest.TOP
@@ -47,6 +48,40 @@ def series_check():
     assert r.returncode == 0, r.stdout[-5000:]
     for line in ("(a) git am", "(b) patches/qemu matches", "(c) checkpatch.pl"):
         assert line in r.stdout, r.stdout
+
+
+@test
+def readme_git_am_works():
+    """the README's git am commands apply both series to pristine trees"""
+    readme = (TOP / "README.md").read_text()
+    blocks = [b for b in re.findall(r"```sh\n(.*?)```", readme, re.S)
+              if "git am" in b]
+    assert len(blocks) == 2, blocks
+    for project, placeholder in (("qemu", "/path/to/qemu"),
+                                 ("linux", "/path/to/linux")):
+        block = next(b for b in blocks if placeholder in b)
+        src = BUILD / project / "patched" / "src"
+        count = len((TOP / "patches" / project / "series").read_text().split())
+        with tempfile.TemporaryDirectory(prefix="readme-am-") as tmp:
+            tree = Path(tmp) / project
+            base = run(["git", "-C", str(src), "rev-parse",
+                        "refs/tags/pristine"]).stdout.strip()
+            r = run(["git", "-C", str(src), "worktree", "add", "-q", "--detach",
+                     str(tree), base])
+            assert r.returncode == 0, r.stdout
+            try:
+                script = (block.replace(placeholder, str(tree))
+                          .replace("/path/to/this/repo", str(TOP)))
+                r = run(["bash", "-euo", "pipefail", "-c", script],
+                        env=dict(os.environ, **series.IDENT))
+                applied = subprocess.run(
+                    ["git", "-C", str(tree), "rev-list", "--count",
+                     f"{base}..HEAD"], text=True, capture_output=True).stdout.strip()
+            finally:
+                run(["git", "-C", str(src), "worktree", "remove", "--force",
+                     str(tree)])
+        assert r.returncode == 0 and applied == str(count), \
+            f"{project}: {applied} of {count} applied\n{r.stdout[-3000:]}"
 
 
 def tcg_system_test(name, qemu):
@@ -167,6 +202,79 @@ def upstream_qom_test_virt():
     """upstream qom-test on the virt machine (other boards need ROMs +ds strips)"""
     run_glib_test("tests/qtest/qom-test", "-p", "/aarch64/qom/virt-10.2",
                   qemu=guest.QEMU["patched"])
+
+
+def meson_suite(flavour, suite):
+    """Run QEMU's meson test suite @suite in the @flavour build: {test:
+    result}, from meson's own log."""
+    bdir = BUILD / "qemu" / flavour / "build"
+    log = bdir / "meson-logs" / "testlog.json"
+    log.unlink(missing_ok=True)
+    r = run(["meson", "test", "-C", str(bdir), "--suite", suite,
+             "--num-processes", "2", "--print-errorlogs"], timeout=3600)
+    assert log.exists(), r.stdout[-5000:]
+    results = {}
+    for line in log.read_text().splitlines():
+        entry = json.loads(line)
+        # "qemu:qtest+qtest-aarch64 / qtest-aarch64/qmp-test"
+        results[entry["name"].split(" / ")[-1]] = entry["result"]
+    return results
+
+
+@test
+def upstream_qtest_aarch64_same_as_stock():
+    """upstream's whole qtest-aarch64 suite: the same outcome as on stock"""
+    stock = meson_suite("stock", "qtest-aarch64")
+    patched = meson_suite("patched", "qtest-aarch64")
+    ok = sorted(n for n, r in patched.items() if r == "OK")
+    print(f"  qtest-aarch64: {len(ok)} of {len(patched)} OK on both; the "
+          "others fail the same way on stock (boards whose ROMs +ds strips)")
+    diff = {n: (stock.get(n), patched.get(n))
+            for n in sorted(set(stock) | set(patched))
+            if stock.get(n) != patched.get(n)}
+    assert not diff, f"stock vs patched: {diff}"
+    for name in ("qmp-cmd-test", "device-introspect-test", "qmp-test",
+                 "migration-test"):
+        assert patched.get(f"qtest-aarch64/{name}") == "OK", patched
+
+
+def check_tcg(flavour):
+    """make check-tcg in the @flavour build: (rc, tests run, output)."""
+    bdir = BUILD / "qemu" / flavour / "build"
+    r = run(["make", "-C", str(bdir), "check-tcg"], timeout=1800)
+    tests = re.findall(r"^\s+TEST\s+(\S+) on aarch64", r.stdout, re.M)
+    return r.returncode, tests, r.stdout
+
+
+@test
+def upstream_check_tcg_same_as_stock():
+    """make check-tcg (aarch64-softmmu): all pass, on stock and patched"""
+    rc_stock, stock, out_stock = check_tcg("stock")
+    rc, patched, out = check_tcg("patched")
+    assert rc_stock == 0 and stock, out_stock[-5000:]
+    assert rc == 0, out[-5000:]
+    ours = {"dczva-device", "align-s1-device-s2"}
+    assert set(patched) == set(stock) | ours, (sorted(stock), sorted(patched))
+    print(f"  check-tcg: {len(stock)} upstream tests pass on both, "
+          f"and the series' {len(ours)}")
+
+
+@test
+def docs_build():
+    """the patched tree's docs build with Sphinx -W (warnings are errors)"""
+    bdir = QEMU_BUILD
+    r = run(["ninja", "-C", str(bdir), "sphinxdocs"], timeout=1800)
+    assert r.returncode == 0, r.stdout[-5000:]
+    manual = bdir / "docs" / "manual"
+    user = (manual / "system" / "devices" / "vfio-bar-wc.html").read_text()
+    assert "bar0-wc" in user, "no barN-wc in the user page"
+    devel = (manual / "devel" / "host-mem-type.html").read_text()
+    assert "MemoryRegionSection" in devel
+    qmp = (manual / "interop" / "qemu-qmp-ref.html").read_text()
+    assert "query-vfio-pci-bars" in qmp and "VfioPciBarMemType" in qmp
+    # --enable-werror makes Sphinx's warnings (a broken reference, a QAPI
+    # doc comment it cannot render) errors.
+    assert "sphinx-build -q -W" in (bdir / "build.ninja").read_text()
 
 
 ADRALN = "SIGBUS/BUS_ADRALN"
@@ -572,6 +680,32 @@ def vfio_user_unmappable_bar_explicit():
         q.quit()
         server.stop()
     assert not wrong, "\n".join(wrong)
+
+
+@test
+def vfio_user_intx_traps_mmaps_reported():
+    """while INTx is pending, vfio traps the BARs' mmaps: the report says so"""
+    server = vu.Server("--intx")
+    q = vu.Qemu("-device", json.dumps(vu.vfio_user_device(server, addr="0x3")),
+                qtest=True)
+    try:
+        vu.map_bar(q, 3, 1, 0x1000)
+        vu.map_bar(q, 3, 2, vu.VIRT_PCI_MMIO)
+        bars = q.cmd("query-vfio-pci-bars")[0]["bars"]
+        assert bars[2]["mmapped"] == [{"offset": 0, "size": MIB}], bars[2]
+        assert bars[2]["effective"] == "host-default", bars[2]
+        # The server raises INTx on a write to BAR1 offset 0; QEMU disables
+        # the mmaps until the guest's EOI, which never comes here.
+        q.qtest_cmd(f"writel {vu.VIRT_PCI_PIO + 0x1000:#x} 0x1")
+        vu.wait_for(lambda: not q.cmd("query-vfio-pci-bars")[0]["bars"][2]
+                    ["mmapped"], "BAR2's mmaps to be disabled")
+        bars = q.cmd("query-vfio-pci-bars")[0]["bars"]
+    finally:
+        q.quit()
+        server.stop()
+    for n, size in ((0, 0x10000), (2, MIB)):
+        assert bars[n]["trapped"] == [{"offset": 0, "size": size}], bars[n]
+        assert "effective" not in bars[n], bars[n]
 
 
 GDB_SET_HOST_MEM_TYPE = """

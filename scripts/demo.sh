@@ -21,19 +21,22 @@ MSG
 cat <<MSG
 
 The same guest on a vfio-user-pci device (the project's libvfio-user test
-server), whose BAR2 is prefetchable, with each barN-wc mode: arm TCG gives
-the BAR the host memory type an arm64 KVM host's stage 2 would.
+server), whose BAR2 is prefetchable, with each barN-wc mode: with on and
+off arm TCG gives the BAR the host memory type an arm64 KVM host's stage 2
+would; auto sets none, so the guest's own mapping decides, as under the
+Normal-NC stage 2 that Linux 6.9 and later give every vfio-pci BAR.
 
 MSG
 scripts/guest.py --modes
 cat <<MSG
 
 A vfio-user-pci device on the project's libvfio-user test server
-(tests-qtest/out-of-tree/vfio-user-wc-server.c), as 'info vfio-bars' shows
-it under arm TCG, which enforces the host memory types:
+(tests-qtest/out-of-tree/vfio-user-wc-server.c) with bar0-wc=off and
+bar2-wc=on, as 'info vfio-bars' shows it under arm TCG, which enforces the
+host memory types:
 
 MSG
-scripts/vfio_user.py
+scripts/vfio_user.py bar0-wc=off bar2-wc=on
 cat <<MSG
 
 The KVM side: the Linux series' selftest, in an arm64 KVM host (L1) that

@@ -161,9 +161,11 @@ def vfio_user_device(server, **props):
             "socket": {"type": "unix", "path": server.socket}, **props}
 
 
-# virt's PCIe ECAM (VIRT_HIGH_PCIE_ECAM) and 32-bit MMIO window.
+# virt's PCIe ECAM (VIRT_HIGH_PCIE_ECAM), 32-bit MMIO window and I/O
+# window (VIRT_PCIE_PIO, where PCI I/O space appears in memory).
 VIRT_ECAM = 0x4010000000
 VIRT_PCI_MMIO = 0x10000000
+VIRT_PCI_PIO = 0x3eff0000
 
 
 def ecam(slot, reg):
@@ -171,10 +173,11 @@ def ecam(slot, reg):
 
 
 def map_bar(q, slot, index, address):
-    """Program a 32-bit memory BAR of the device in @slot of bus 0 and
-    enable memory decoding, through the qtest protocol."""
+    """Program a 32-bit memory or I/O BAR of the device in @slot of bus 0
+    (an I/O address is relative to VIRT_PCI_PIO) and enable memory and
+    I/O decoding, through the qtest protocol."""
     q.qtest_cmd(f"writel {ecam(slot, 0x10 + 4 * index):#x} {address:#x}")
-    q.qtest_cmd(f"writew {ecam(slot, 0x04):#x} 0x2")
+    q.qtest_cmd(f"writew {ecam(slot, 0x04):#x} 0x3")
 
 
 def main():

@@ -4,7 +4,10 @@
  * A real vfio-user server, on libvfio-user, with the BARs the tests need:
  *
  *   BAR0  64 KiB 32-bit memory, not prefetchable, mmappable
- *   BAR1  256 B  I/O, trapped (served by a callback)
+ *   BAR1  256 B  I/O, trapped (served by a callback); with --intx, the
+ *                device has INTx pin A, and a write to BAR1 offset 0
+ *                raises it (the client then traps BAR accesses until the
+ *                guest's EOI)
  *   BAR2  1 MiB  32-bit memory, prefetchable, mmappable; with --msix, it
  *                also holds an MSI-X table (0x1000) and PBA (0x1800), which
  *                QEMU traps, leaving a hole in the mmap; with
@@ -19,7 +22,7 @@
  * the next after a disconnect, and exits with 0 on SIGTERM or SIGINT,
  * removing its socket.
  *
- * usage: vfio-user-wc-server [--msix] [--bar2-unmappable] SOCKET
+ * usage: vfio-user-wc-server [--msix] [--bar2-unmappable] [--intx] SOCKET
  *
  * Copyright (c) 2026 QEMU arm64 WC project
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -48,6 +51,7 @@
 
 static volatile sig_atomic_t stopping;
 static int bars_fd;
+static bool intx;
 static uint8_t io_bar[BAR1_SIZE];
 
 static void on_signal(int sig)
@@ -91,6 +95,9 @@ static ssize_t bar1_access(vfu_ctx_t *ctx, char *buf, size_t count,
     }
     if (is_write) {
         memcpy(io_bar + offset, buf, count);
+        if (intx && offset == 0 && vfu_irq_trigger(ctx, 0) < 0) {
+            return -1;
+        }
     } else {
         memcpy(buf, io_bar + offset, count);
     }
@@ -113,7 +120,8 @@ static void die(const char *what)
 
 static void usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s [--msix] [--bar2-unmappable] SOCKET\n", argv0);
+    fprintf(stderr, "usage: %s [--msix] [--bar2-unmappable] [--intx] SOCKET\n",
+            argv0);
     exit(EXIT_FAILURE);
 }
 
@@ -122,6 +130,7 @@ int main(int argc, char **argv)
     static const struct option options[] = {
         { "msix", no_argument, NULL, 'm' },
         { "bar2-unmappable", no_argument, NULL, 'u' },
+        { "intx", no_argument, NULL, 'i' },
         { NULL },
     };
     struct sigaction sa = { .sa_handler = on_signal };   /* no SA_RESTART */
@@ -140,6 +149,9 @@ int main(int argc, char **argv)
             break;
         case 'u':
             bar2_unmappable = true;
+            break;
+        case 'i':
+            intx = true;
             break;
         default:
             usage(argv[0]);
@@ -207,6 +219,9 @@ int main(int argc, char **argv)
             die("MSI-X");
         }
     }
+    if (intx && vfu_setup_device_nr_irqs(ctx, VFU_DEV_INTX_IRQ, 1) < 0) {
+        die("INTx");
+    }
     if (vfu_realize_ctx(ctx) < 0) {
         die("vfu_realize_ctx");
     }
@@ -215,6 +230,9 @@ int main(int argc, char **argv)
      * low bits of a memory BAR from config space.
      */
     vfu_pci_get_config_space(ctx)->hdr.bars[2].mem.prefetchable = 1;
+    if (intx) {
+        vfu_pci_get_config_space(ctx)->hdr.intr.ipin = 1;
+    }
 
     fprintf(stderr, "vfio-user-wc-server: listening on %s\n", socket_path);
     while (!stopping) {
