@@ -228,7 +228,8 @@ def upstream_qtest_aarch64_same_as_stock():
     patched = meson_suite("patched", "qtest-aarch64")
     ok = sorted(n for n, r in patched.items() if r == "OK")
     print(f"  qtest-aarch64: {len(ok)} of {len(patched)} OK on both; the "
-          "others fail the same way on stock (boards whose ROMs +ds strips)")
+          "others fail the same way on stock (ROMs and firmware that the +ds "
+          "tarball strips)")
     diff = {n: (stock.get(n), patched.get(n))
             for n in sorted(set(stock) | set(patched))
             if stock.get(n) != patched.get(n)}
