@@ -3,13 +3,15 @@
 #
 # System changes, each made once and reported (re-running changes nothing):
 #   - adds /etc/apt/sources.list.d/qemu-wc-bookworm-backports.sources
-#     (bookworm-backports, binary packages only; apt's default pinning keeps
+#     (bookworm-backports, binary packages only, from the archive that the
+#     machine's own apt sources name; apt's default pinning keeps
 #     backports at priority 100, so only what is asked for with -t comes from it)
 #   - installs Debian packages with apt-get (list below), meson and
 #     python3-pycotap from bookworm-backports (QEMU 10.2 needs meson >= 1.5)
 # Source packages are fetched with a project-private apt configuration
 # (scripts/fetch-qemu.sh, scripts/fetch-guest.sh): nothing else is touched.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -26,10 +28,12 @@ PKGS=(
 BACKPORT_PKGS=(meson python3-pycotap)
 
 if ! grep -qs bookworm-backports "$BACKPORTS"; then
-    echo "install-host-deps: adding $BACKPORTS (bookworm-backports)"
+    archive=$(debian_archive)
+    echo "install-host-deps: adding $BACKPORTS (bookworm-backports from $archive," \
+        "the archive this machine's apt sources use)"
     $SUDO tee "$BACKPORTS" >/dev/null <<SRC
 Types: deb
-URIs: http://deb.debian.org/debian
+URIs: $archive
 Suites: bookworm-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
@@ -60,7 +64,18 @@ if [ -z "$todo" ] && [ -z "$bp_todo" ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-if [ -n "${need_update:-}" ] || [ ! -e /var/lib/apt/lists/deb.debian.org_debian_dists_bookworm-backports_InRelease ]; then
+# Whether apt has fetched bookworm-backports' package index (apt may keep
+# it compressed, under its name plus a suffix).
+backports_indexed() {
+    local f
+    for f in $(apt-get indextargets --format '$(FILENAME)' \
+                   'Release: bookworm-backports' 'Created-By: Packages'); do
+        compgen -G "$f*" >/dev/null && return 0
+    done
+    return 1
+}
+
+if [ -n "${need_update:-}" ] || ! backports_indexed; then
     $SUDO apt-get update -q
 fi
 if [ -n "$todo" ]; then

@@ -26,6 +26,20 @@ note() {
     echo "==> $*"
 }
 
+# debian_archive: print the address of the Debian archive that this
+# machine's apt configuration uses for its release's main component (a
+# mirror or a proxy included), from the deb822 sources in
+# /etc/apt/sources.list.d/*.sources or the one-line sources.list format.
+debian_archive() {
+    local codename uri
+    codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+    uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(TARGET_OF)' \
+              'Component: main' 2>/dev/null |
+          awk -v rel="$codename" '$2 == rel && $3 == "deb" { print $1; exit }')
+    [ -n "$uri" ] || die "no Debian archive for $codename in this machine's apt sources (/etc/apt/sources.list{,.d/})"
+    echo "${uri%/}"
+}
+
 # apt-get / apt-cache with a private configuration under $BUILD/apt: its
 # own source list (Debian sid sources for QEMU, bookworm arm64 binaries for
 # the guest kernel), lists and cache.  The system's apt configuration is
@@ -58,12 +72,13 @@ private_apt_cache() {
 
 # Write the private source list and fetch its indexes, once.
 private_apt_update() {
-    local dir=$BUILD/apt entry
+    local dir=$BUILD/apt entry archive
     mkdir -p "$dir"
+    archive=$(debian_archive)
     while read -r entry; do
         set -- $entry
         echo "$1 [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
-            "http://deb.debian.org/debian $2 main"
+            "$archive $2 main"
     done <<<"$PRIVATE_APT_SOURCES" >"$dir/sources.list.new"
     if ! cmp -s "$dir/sources.list.new" "$dir/sources.list" ||
         [ ! -f "$dir/lists/.updated" ]; then
