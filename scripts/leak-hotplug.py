@@ -24,7 +24,7 @@ def run(cycles):
         for i in range(cycles):
             q.cmd("device_add", **vu.vfio_user_device(server, id="wc0", bus="rp0",
                                                        **{"bar2-wc": "auto"}))
-            assert [d["id"] for d in q.cmd("query-vfio-pci-bars")] == ["wc0"]
+            assert [d["device-id"] for d in q.cmd("query-vfio-pci-bars")] == ["wc0"]
             q.cmd("device_del", id="wc0")
             q.wait_event("DEVICE_DELETED", timeout=60)
             assert q.cmd("query-vfio-pci-bars") == []

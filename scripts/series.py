@@ -105,7 +105,10 @@ def note(msg):
     print(f"==> {msg}", flush=True)
 
 
-def git(*args, cwd=None, env=None, check=True, capture=True, input=None):
+def git(*args, cwd=None, env=None, check=True, capture=True, input=None,
+        strip=True):
+    """Run git; return its output, stripped unless @strip is False (a
+    diff's last context line can be a blank one)."""
     cwd = cwd or P.src
     full_env = dict(os.environ, **IDENT)
     if env:
@@ -116,7 +119,9 @@ def git(*args, cwd=None, env=None, check=True, capture=True, input=None):
                        stderr=subprocess.PIPE if capture else None)
     if check and r.returncode:
         die(f"git {' '.join(args)} failed in {cwd}:\n{r.stdout or ''}{r.stderr or ''}")
-    return r.stdout.strip() if capture and r.stdout else ""
+    if not capture or not r.stdout:
+        return ""
+    return r.stdout.strip() if strip else r.stdout
 
 
 def read_list(path):
@@ -328,9 +333,9 @@ def pull(tree=None):
         elif p.files_list.exists():
             p.files_list.unlink()
         diff = git("-c", "core.abbrev=12", "diff", "--binary", "--diff-filter=a",
-                   f"{c}~", c, cwd=tree)
+                   f"{c}~", c, cwd=tree, strip=False)
         if diff:
-            p.diff.write_text(diff + "\n")
+            p.diff.write_text(diff)
         elif p.diff.exists():
             p.diff.unlink()
         note(f"pulled {c[:12]} into {p.entry}")

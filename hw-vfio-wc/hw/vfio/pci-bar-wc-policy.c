@@ -13,14 +13,44 @@
 #include "system/memory.h"
 #include "pci-bar-wc.h"
 
-static void bar_wc_error(const VFIOBarWCQuery *q, const char *why,
+static void bar_wc_error(unsigned nr, OnOffAuto mode, const char *why,
                          const char *what_to_do, Error **errp)
 {
     ERRP_GUARD();
 
-    error_setg(errp, "bar%u-wc=%s: BAR %u %s", q->nr,
-               OnOffAuto_str(q->mode), q->nr, why);
+    error_setg(errp, "bar%u-wc=%s: BAR %u %s", nr, OnOffAuto_str(mode), nr,
+               why);
     error_append_hint(errp, "%s\n", what_to_do);
+}
+
+/* Why a BAR is not mmapped, and what the user can do about it. */
+static const struct {
+    const char *why;
+    const char *what_to_do;
+} no_mmap_text[VFIO_BAR_WC_NO_MMAP__MAX] = {
+    [VFIO_BAR_WC_NO_MMAP_HOST] = {
+        "is not mmapped: the host does not let QEMU mmap it",
+        "Set the property to auto.",
+    },
+    [VFIO_BAR_WC_NO_MMAP_USER] = {
+        "is not mmapped: x-no-mmap=on",
+        "Drop x-no-mmap=on, or set the property to auto.",
+    },
+    [VFIO_BAR_WC_NO_MMAP_MSIX] = {
+        "is not mmapped: QEMU traps the whole BAR to emulate its MSI-X table",
+        "Set the property to auto.",
+    },
+    [VFIO_BAR_WC_NO_MMAP_EMULATED] = {
+        "is not mmapped: QEMU emulates it for the relocated MSI-X table",
+        "Set the property to auto, or relocate MSI-X to another BAR.",
+    },
+};
+
+static void bar_wc_no_type(unsigned nr, const char *why, VFIOBarWCResult *res)
+{
+    res->has_type = false;
+    g_free(res->reason);
+    res->reason = g_strdup_printf("auto: BAR %u %s", nr, why);
 }
 
 bool vfio_pci_bar_wc_resolve(const VFIOBarWCQuery *q, VFIOBarWCResult *res,
@@ -33,55 +63,62 @@ bool vfio_pci_bar_wc_resolve(const VFIOBarWCQuery *q, VFIOBarWCResult *res,
 
     *res = (VFIOBarWCResult) { 0 };
 
-    if (q->kind == VFIO_PCI_BAR_KIND_IO ||
-        q->kind == VFIO_PCI_BAR_KIND_UNIMPLEMENTED) {
-        const char *what = q->kind == VFIO_PCI_BAR_KIND_IO
-            ? "is an I/O BAR" : "is not implemented (or is the upper half "
-                                "of a 64-bit BAR)";
-
+    if (q->kind == VFIO_PCI_BAR_KIND_IO) {
         if (!auto_mode) {
-            bar_wc_error(q, what, "Only memory BARs have a memory type: "
-                         "drop the property or set it to auto.", errp);
+            bar_wc_error(q->nr, q->mode, "is an I/O BAR", "Only memory BARs "
+                         "have a memory type: drop the property or set it to "
+                         "auto.", errp);
             return false;
         }
-        res->reason = g_strdup_printf("auto: BAR %u %s", q->nr, what);
+        bar_wc_no_type(q->nr, "is an I/O BAR", res);
         return true;
     }
 
-    if (!q->mmappable) {
+    if (q->kind == VFIO_PCI_BAR_KIND_UNIMPLEMENTED) {
+        g_autofree char *why = q->upper_half
+            ? g_strdup_printf("is the upper half of 64-bit BAR %u", q->nr - 1)
+            : g_strdup("is not implemented");
+
         if (!auto_mode) {
-            bar_wc_error(q, "is not mmapped, so QEMU traps and emulates "
-                         "every access and no memory type applies",
-                         q->no_mmap ? "Drop x-no-mmap=on, or set the property "
-                                      "to auto."
-                                    : "The host does not let QEMU mmap the "
-                                      "BAR: set the property to auto.",
-                         errp);
+            g_autofree char *what_to_do = q->upper_half
+                ? g_strdup_printf("Set bar%u-wc instead.", q->nr - 1)
+                : g_strdup("Drop the property or set it to auto.");
+
+            bar_wc_error(q->nr, q->mode, why, what_to_do, errp);
             return false;
         }
-        res->reason = g_strdup("auto: no part of the BAR is mmapped");
+        bar_wc_no_type(q->nr, why, res);
+        return true;
+    }
+
+    if (q->no_mmap != VFIO_BAR_WC_MMAPPABLE) {
+        if (!auto_mode) {
+            bar_wc_error(q->nr, q->mode, no_mmap_text[q->no_mmap].why,
+                         no_mmap_text[q->no_mmap].what_to_do, errp);
+            return false;
+        }
+        bar_wc_no_type(q->nr, no_mmap_text[q->no_mmap].why, res);
         return true;
     }
 
     res->has_type = true;
     if (auto_mode) {
         res->type = VFIO_PCI_BAR_MEM_TYPE_HOST_DEFAULT;
-        res->mechanism = VFIO_PCI_BAR_MEM_TYPE_MECHANISM_NONE;
         res->reason = g_strdup_printf("auto: QEMU sets no memory type; %s",
                                       q->accel_default);
         return true;
     }
 
-    if (!(q->accel_types & (1u << host))) {
+    if (!(q->accel_types & BIT(host))) {
         g_autofree char *why =
             g_strdup_printf("needs the %s host memory type, which the %s "
                             "accelerator cannot enforce",
                             want_nc ? "Normal-NC" : "Device-nGnRE",
                             q->accel_name);
 
-        bar_wc_error(q, why, "Set the property to auto to get the host's "
-                     "default, or use an accelerator that enforces it.",
-                     errp);
+        bar_wc_error(q->nr, q->mode, why, "Set the property to auto to get "
+                     "the host's default, or use an accelerator that "
+                     "enforces it.", errp);
         return false;
     }
 
@@ -95,5 +132,22 @@ bool vfio_pci_bar_wc_resolve(const VFIOBarWCQuery *q, VFIOBarWCResult *res,
             "read it speculatively and gather writes, which is wrong for "
             "registers with side effects", q->nr, q->nr);
     }
+    return true;
+}
+
+bool vfio_pci_bar_wc_mmap_failed(unsigned nr, OnOffAuto mode, int err,
+                                 VFIOBarWCResult *res, Error **errp)
+{
+    ERRP_GUARD();
+
+    if (mode != ON_OFF_AUTO_AUTO) {
+        error_setg_errno(errp, -err, "bar%u-wc=%s: BAR %u could not be "
+                         "mmapped, so no memory type applies", nr,
+                         OnOffAuto_str(mode), nr);
+        error_append_hint(errp, "Set the property to auto to run with QEMU "
+                          "trapping every access to the BAR.\n");
+        return false;
+    }
+    bar_wc_no_type(nr, "could not be mmapped", res);
     return true;
 }

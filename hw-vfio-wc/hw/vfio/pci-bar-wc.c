@@ -13,7 +13,6 @@
 #include "qapi/error.h"
 #include "system/tcg.h"
 #include "pci.h"
-#include "pci-bar-wc.h"
 #include "trace.h"
 
 VfioPciBarKind vfio_pci_bar_kind(const VFIOBAR *bar)
@@ -33,9 +32,12 @@ bool vfio_pci_bar_is_prefetchable(const VFIOBAR *bar)
            (bar->type & PCI_BASE_ADDRESS_MEM_PREFETCH);
 }
 
-static MemoryRegionHostMemType vfio_host_mem_type(VfioPciBarMemType type)
+static MemoryRegionHostMemType vfio_host_mem_type(const VFIOBarWCResult *res)
 {
-    switch (type) {
+    if (!res->has_type) {
+        return MR_HOST_MEM_TYPE_DEFAULT;
+    }
+    switch (res->type) {
     case VFIO_PCI_BAR_MEM_TYPE_NORMAL_NC:
         return MR_HOST_MEM_TYPE_NORMAL_NC;
     case VFIO_PCI_BAR_MEM_TYPE_DEVICE_NGNRE:
@@ -45,20 +47,40 @@ static MemoryRegionHostMemType vfio_host_mem_type(VfioPciBarMemType type)
     }
 }
 
+static VFIOBarWCNoMmap vfio_bar_no_mmap(VFIOPCIDevice *vdev, unsigned nr)
+{
+    VFIORegion *region = &vdev->bars[nr].region;
+
+    if (region->nr_mmaps) {
+        return VFIO_BAR_WC_MMAPPABLE;
+    }
+    if (vdev->vbasedev.no_mmap) {
+        return VFIO_BAR_WC_NO_MMAP_USER;
+    }
+    if (!region->size) {
+        return VFIO_BAR_WC_NO_MMAP_EMULATED;
+    }
+    if ((region->flags & VFIO_REGION_INFO_FLAG_MMAP) && vdev->msix &&
+        vdev->msix->table_bar == nr) {
+        return VFIO_BAR_WC_NO_MMAP_MSIX;
+    }
+    return VFIO_BAR_WC_NO_MMAP_HOST;
+}
+
 bool vfio_pci_bars_wc_resolve(VFIOPCIDevice *vdev, Error **errp)
 {
     VFIOBarWCQuery q = {
-        .no_mmap = vdev->vbasedev.no_mmap,
-        .accel_types = accel_host_mem_types(),
         .accel_name = current_accel_name(),
+        .accel_default = accel_host_mem_type_default(),
     };
     g_autofree char *accel_default = NULL;
 
+    /* The types it enforces, where this file knows how to report it. */
     if (tcg_enabled()) {
+        q.accel_types = accel_host_mem_types();
         q.accel_mechanism = VFIO_PCI_BAR_MEM_TYPE_MECHANISM_TCG_MMU;
-        q.accel_default = "under TCG the guest's own mapping decides, as "
-                          "under an arm64 host's Normal-NC stage 2";
-    } else {
+    }
+    if (!q.accel_default) {
         accel_default = g_strdup_printf("the %s accelerator's own choice "
                                         "applies", q.accel_name);
         q.accel_default = accel_default;
@@ -66,30 +88,27 @@ bool vfio_pci_bars_wc_resolve(VFIOPCIDevice *vdev, Error **errp)
 
     for (q.nr = 0; q.nr < PCI_ROM_SLOT; q.nr++) {
         VFIOBAR *bar = &vdev->bars[q.nr];
-        VFIOBarWCResult res;
+        VFIOBarWCResult *res = &bar->wc;
 
-        q.mode = bar->wc;
+        q.mode = bar->wc_mode;
         q.kind = vfio_pci_bar_kind(bar);
+        q.upper_half = q.nr && vdev->bars[q.nr - 1].mem64 &&
+                       vdev->bars[q.nr - 1].size;
         q.prefetchable = vfio_pci_bar_is_prefetchable(bar);
-        q.mmappable = bar->region.nr_mmaps > 0;
+        q.no_mmap = vfio_bar_no_mmap(vdev, q.nr);
 
-        if (!vfio_pci_bar_wc_resolve(&q, &res, errp)) {
+        g_free(res->reason);
+        if (!vfio_pci_bar_wc_resolve(&q, res, errp)) {
             return false;
         }
-        if (res.warning) {
-            warn_report("%s: %s", vdev->vbasedev.name, res.warning);
-            g_free(res.warning);
+        if (res->warning) {
+            warn_report("%s: %s", vdev->vbasedev.name, res->warning);
+            g_clear_pointer(&res->warning, g_free);
         }
         trace_vfio_pci_bar_wc(vdev->vbasedev.name, q.nr,
                               OnOffAuto_str(q.mode),
-                              res.has_type ? VfioPciBarMemType_str(res.type)
-                                           : "none", res.reason);
-
-        bar->has_mem_type = res.has_type;
-        bar->mem_type = res.type;
-        bar->mem_type_mechanism = res.mechanism;
-        g_free(bar->mem_type_reason);
-        bar->mem_type_reason = res.reason;
+                              res->has_type ? VfioPciBarMemType_str(res->type)
+                                            : "none", res->reason);
     }
     return true;
 }
@@ -97,26 +116,14 @@ bool vfio_pci_bars_wc_resolve(VFIOPCIDevice *vdev, Error **errp)
 bool vfio_pci_bar_wc_mmapped(VFIOPCIDevice *vdev, unsigned nr, int mmap_ret,
                              Error **errp)
 {
-    ERRP_GUARD();
     VFIOBAR *bar = &vdev->bars[nr];
     VFIORegion *region = &bar->region;
-    MemoryRegionHostMemType host = vfio_host_mem_type(bar->mem_type);
+    MemoryRegionHostMemType host = vfio_host_mem_type(&bar->wc);
 
     if (mmap_ret) {
-        if (bar->wc != ON_OFF_AUTO_AUTO) {
-            error_setg_errno(errp, -mmap_ret, "bar%u-wc=%s: BAR %u could "
-                             "not be mmapped, so no memory type applies", nr,
-                             OnOffAuto_str(bar->wc), nr);
-            error_append_hint(errp, "Set the property to auto to run with "
-                              "QEMU trapping every access to the BAR.\n");
-            return false;
-        }
-        bar->has_mem_type = false;
-        g_free(bar->mem_type_reason);
-        bar->mem_type_reason = g_strdup("auto: the BAR could not be mmapped");
-        return true;
+        return vfio_pci_bar_wc_mmap_failed(nr, bar->wc_mode, mmap_ret,
+                                           &bar->wc, errp);
     }
-
     for (unsigned i = 0; i < region->nr_mmaps; i++) {
         if (region->mmaps[i].mmap) {
             memory_region_set_host_mem_type(&region->mmaps[i].mem, host);

@@ -11,25 +11,36 @@
 
 #include "qapi/qapi-types-vfio.h"
 
+/* Why QEMU mmaps no part of a BAR, if it does not. */
+typedef enum VFIOBarWCNoMmap {
+    VFIO_BAR_WC_MMAPPABLE,
+    VFIO_BAR_WC_NO_MMAP_HOST,       /* the host does not allow it */
+    VFIO_BAR_WC_NO_MMAP_USER,       /* x-no-mmap=on */
+    VFIO_BAR_WC_NO_MMAP_MSIX,       /* QEMU traps it for the MSI-X table */
+    VFIO_BAR_WC_NO_MMAP_EMULATED,   /* QEMU's own (relocated MSI-X) */
+    VFIO_BAR_WC_NO_MMAP__MAX,
+} VFIOBarWCNoMmap;
+
 /* What the barN-wc policy looks at for one BAR. */
 typedef struct VFIOBarWCQuery {
     unsigned nr;
     OnOffAuto mode;             /* barN-wc */
     VfioPciBarKind kind;
+    bool upper_half;            /* of the 64-bit BAR nr - 1 */
     bool prefetchable;
-    bool mmappable;             /* the host lets QEMU mmap some part */
-    bool no_mmap;               /* the user said x-no-mmap=on */
+    VFIOBarWCNoMmap no_mmap;
     unsigned accel_types;       /* accel_host_mem_types() */
     VfioPciBarMemTypeMechanism accel_mechanism; /* how it enforces them */
     const char *accel_name;
     const char *accel_default;  /* what the guest gets with no type set */
 } VFIOBarWCQuery;
 
+/* What barN-wc resolved to, for the BAR's mmaps and for reports. */
 typedef struct VFIOBarWCResult {
-    bool has_type;              /* false: no direct access, no type */
+    bool has_type;              /* false: nothing mmapped, no type */
     VfioPciBarMemType type;
-    VfioPciBarMemTypeMechanism mechanism;
-    char *reason;               /* for query-vfio-pci-bars */
+    VfioPciBarMemTypeMechanism mechanism;   /* unless host-default */
+    char *reason;
     char *warning;              /* NULL, or a risk the user took */
 } VFIOBarWCResult;
 
@@ -42,11 +53,25 @@ typedef struct VFIOBarWCResult {
  *
  * Returns true on success.  auto sets no type and never fails: the
  * host's default applies.  An explicit on or off fails when the BAR has
- * no memory type (I/O, unimplemented), when the host does not let QEMU
- * mmap it, or when the accelerator cannot enforce the type.
+ * no memory type (I/O, unimplemented), when QEMU will not mmap it, or
+ * when the accelerator cannot enforce the type.
  */
 bool vfio_pci_bar_wc_resolve(const VFIOBarWCQuery *q, VFIOBarWCResult *res,
                              Error **errp);
+
+/**
+ * vfio_pci_bar_wc_mmap_failed: BAR @nr, resolved to @res, failed to mmap
+ *
+ * @nr: the BAR
+ * @mode: its barN-wc
+ * @err: the negative errno of the failure
+ * @res: the BAR's resolution, updated for auto
+ * @errp: error, for an on or off, which needed the mmap
+ *
+ * Returns true for auto: the BAR is trapped, with no type.
+ */
+bool vfio_pci_bar_wc_mmap_failed(unsigned nr, OnOffAuto mode, int err,
+                                 VFIOBarWCResult *res, Error **errp);
 
 typedef struct VFIOPCIDevice VFIOPCIDevice;
 
@@ -64,7 +89,7 @@ bool vfio_pci_bars_wc_resolve(VFIOPCIDevice *vdev, Error **errp);
  * @vdev: the device
  * @nr: the BAR
  * @mmap_ret: what vfio_region_mmap() returned for the BAR
- * @errp: error, for an on or off on a BAR the host did not let QEMU mmap
+ * @errp: error, for an on or off on a BAR that QEMU could not mmap
  *
  * Call before the BAR's region is mapped into the guest.
  */

@@ -78,14 +78,12 @@ static void check_result(const VFIOBarWCQuery *q, const Rule *r,
     g_assert_nonnull(res->reason);
     g_assert_true(g_str_has_prefix(res->reason, OnOffAuto_str(q->mode)));
     g_assert_cmpint(!!res->warning, ==, r->warning);
-    if (!r->has_type) {
-        return;
+    if (r->has_type) {
+        g_assert_cmpint(res->type, ==, r->type);
     }
-    g_assert_cmpint(res->type, ==, r->type);
-    g_assert_cmpint(res->mechanism, ==,
-                    r->type == VFIO_PCI_BAR_MEM_TYPE_HOST_DEFAULT
-                    ? VFIO_PCI_BAR_MEM_TYPE_MECHANISM_NONE
-                    : q->accel_mechanism);
+    if (r->has_type && r->type != VFIO_PCI_BAR_MEM_TYPE_HOST_DEFAULT) {
+        g_assert_cmpint(res->mechanism, ==, q->accel_mechanism);
+    }
 }
 
 static void test_every_combination(void)
@@ -96,20 +94,21 @@ static void test_every_combination(void)
     };
     static const unsigned accel_types[] = {
         0,
-        1u << MR_HOST_MEM_TYPE_DEVICE,
-        1u << MR_HOST_MEM_TYPE_NORMAL_NC,
-        (1u << MR_HOST_MEM_TYPE_DEVICE) | (1u << MR_HOST_MEM_TYPE_NORMAL_NC),
+        BIT(MR_HOST_MEM_TYPE_DEVICE),
+        BIT(MR_HOST_MEM_TYPE_NORMAL_NC),
+        BIT(MR_HOST_MEM_TYPE_DEVICE) | BIT(MR_HOST_MEM_TYPE_NORMAL_NC),
     };
     unsigned cases = 0;
 
     for (OnOffAuto mode = 0; mode < ON_OFF_AUTO__MAX; mode++) {
         for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
             for (int pf = 0; pf < 2; pf++) {
-                for (int mm = 0; mm < 2; mm++) {
+                for (VFIOBarWCNoMmap nm = 0; nm < VFIO_BAR_WC_NO_MMAP__MAX;
+                     nm++) {
                     for (size_t a = 0; a < ARRAY_SIZE(accel_types); a++) {
                         VFIOBarWCQuery q = {
                             .nr = 2, .mode = mode, .kind = kinds[k],
-                            .prefetchable = pf, .mmappable = mm,
+                            .prefetchable = pf, .no_mmap = nm,
                             .accel_types = accel_types[a],
                             .accel_mechanism =
                                 VFIO_PCI_BAR_MEM_TYPE_MECHANISM_TCG_MMU,
@@ -122,8 +121,9 @@ static void test_every_combination(void)
                         MemoryRegionHostMemType want =
                             mode == ON_OFF_AUTO_ON ? MR_HOST_MEM_TYPE_NORMAL_NC
                                                    : MR_HOST_MEM_TYPE_DEVICE;
-                        Rule *r = find_rule(mode, memory, pf, mm,
-                                            accel_types[a] & (1u << want));
+                        Rule *r = find_rule(mode, memory, pf,
+                                            nm == VFIO_BAR_WC_MMAPPABLE,
+                                            accel_types[a] & BIT(want));
                         VFIOBarWCResult res;
                         Error *err = NULL;
                         bool ok;
@@ -149,7 +149,8 @@ static void test_every_combination(void)
             }
         }
     }
-    g_assert_cmpuint(cases, ==, 3 * 4 * 2 * 2 * 4);
+    g_assert_cmpuint(cases, ==,
+                     3 * 4 * 2 * VFIO_BAR_WC_NO_MMAP__MAX * 4);
     for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
         g_assert_cmpuint(rules[i].used, >, 0);
     }
@@ -164,8 +165,12 @@ static void test_messages(void)
     };
     VFIOBarWCQuery nc = {
         .nr = 2, .mode = ON_OFF_AUTO_ON, .kind = VFIO_PCI_BAR_KIND_MEM64,
-        .prefetchable = true, .mmappable = true, .accel_name = "kvm",
+        .prefetchable = true, .accel_name = "kvm",
         .accel_default = "the kvm accelerator's own choice applies",
+    };
+    VFIOBarWCQuery upper = {
+        .nr = 3, .mode = ON_OFF_AUTO_OFF,
+        .kind = VFIO_PCI_BAR_KIND_UNIMPLEMENTED, .upper_half = true,
     };
     VFIOBarWCResult res;
     Error *err = NULL;
@@ -181,6 +186,12 @@ static void test_messages(void)
                     "bar2-wc=on: BAR 2 needs the Normal-NC host memory type, "
                     "which the kvm accelerator cannot enforce");
     error_free(err);
+    err = NULL;
+
+    g_assert_false(vfio_pci_bar_wc_resolve(&upper, &res, &err));
+    g_assert_cmpstr(error_get_pretty(err), ==,
+                    "bar3-wc=off: BAR 3 is the upper half of 64-bit BAR 2");
+    error_free(err);
 
     nc.mode = ON_OFF_AUTO_AUTO;
     g_assert_true(vfio_pci_bar_wc_resolve(&nc, &res, &error_abort));
@@ -190,12 +201,67 @@ static void test_messages(void)
 }
 
 /*
- * The hint for a BAR that is not mmapped names x-no-mmap only where the
- * user set it (vfio-user-pci has no such property).
+ * An mmap that fails after the BAR resolved: on and off needed it and
+ * fail; auto keeps the BAR trapped, with no type.
+ */
+static void test_mmap_failed(void)
+{
+    VFIOBarWCQuery q = {
+        .nr = 2, .kind = VFIO_PCI_BAR_KIND_MEM32,
+        .accel_types = BIT(MR_HOST_MEM_TYPE_DEVICE) |
+                       BIT(MR_HOST_MEM_TYPE_NORMAL_NC),
+        .accel_name = "tcg", .accel_default = "TCG imposes none",
+    };
+
+    for (OnOffAuto mode = 0; mode < ON_OFF_AUTO__MAX; mode++) {
+        VFIOBarWCResult res;
+        Error *err = NULL;
+
+        q.mode = mode;
+        g_assert_true(vfio_pci_bar_wc_resolve(&q, &res, &error_abort));
+        g_assert_true(res.has_type);
+        if (mode == ON_OFF_AUTO_AUTO) {
+            g_assert_true(vfio_pci_bar_wc_mmap_failed(2, mode, -EACCES, &res,
+                                                      &error_abort));
+            g_assert_false(res.has_type);
+            g_assert_cmpstr(res.reason, ==,
+                            "auto: BAR 2 could not be mmapped");
+        } else {
+            g_autofree char *want = g_strdup_printf(
+                "bar2-wc=%s: BAR 2 could not be mmapped, so no memory type "
+                "applies: %s", OnOffAuto_str(mode), strerror(EACCES));
+
+            g_assert_false(vfio_pci_bar_wc_mmap_failed(2, mode, -EACCES, &res,
+                                                       &err));
+            g_assert_cmpstr(error_get_pretty(err), ==, want);
+            error_free(err);
+        }
+        g_free(res.reason);
+    }
+}
+
+/*
+ * The hint for a BAR that is not mmapped says why and what to do: it
+ * names x-no-mmap only where the user set it (vfio-user-pci has no such
+ * property).
  */
 static void test_not_mmapped_hint(gconstpointer data)
 {
-    bool no_mmap = GPOINTER_TO_INT(data);
+    VFIOBarWCNoMmap no_mmap = GPOINTER_TO_INT(data);
+    static const char *const why[VFIO_BAR_WC_NO_MMAP__MAX] = {
+        [VFIO_BAR_WC_NO_MMAP_HOST] =
+            "*bar0-wc=off: BAR 0 is not mmapped: the host does not let QEMU "
+            "mmap it*Set the property to auto.*",
+        [VFIO_BAR_WC_NO_MMAP_USER] =
+            "*bar0-wc=off: BAR 0 is not mmapped: x-no-mmap=on*Drop "
+            "x-no-mmap=on, or set the property to auto.*",
+        [VFIO_BAR_WC_NO_MMAP_MSIX] =
+            "*bar0-wc=off: BAR 0 is not mmapped: QEMU traps the whole BAR to "
+            "emulate its MSI-X table*Set the property to auto.*",
+        [VFIO_BAR_WC_NO_MMAP_EMULATED] =
+            "*bar0-wc=off: BAR 0 is not mmapped: QEMU emulates it for the "
+            "relocated MSI-X table*relocate MSI-X to another BAR.*",
+    };
 
     if (g_test_subprocess()) {
         VFIOBarWCQuery q = {
@@ -211,27 +277,30 @@ static void test_not_mmapped_hint(gconstpointer data)
     }
     g_test_trap_subprocess(NULL, 0, 0);
     g_test_trap_assert_passed();
-    g_test_trap_assert_stderr("*bar0-wc=off: BAR 0 is not mmapped, so QEMU "
-                              "traps and emulates every access and no memory "
-                              "type applies*");
-    if (no_mmap) {
-        g_test_trap_assert_stderr("*Drop x-no-mmap=on, or set the property "
-                                  "to auto.*");
-    } else {
-        g_test_trap_assert_stderr("*The host does not let QEMU mmap the BAR: "
-                                  "set the property to auto.*");
+    g_test_trap_assert_stderr(why[no_mmap]);
+    if (no_mmap != VFIO_BAR_WC_NO_MMAP_USER) {
         g_test_trap_assert_stderr_unmatched("*x-no-mmap*");
     }
 }
 
 int main(int argc, char **argv)
 {
+    static const char *const no_mmap_names[VFIO_BAR_WC_NO_MMAP__MAX] = {
+        [VFIO_BAR_WC_NO_MMAP_HOST] = "host",
+        [VFIO_BAR_WC_NO_MMAP_USER] = "x-no-mmap",
+        [VFIO_BAR_WC_NO_MMAP_MSIX] = "msix",
+        [VFIO_BAR_WC_NO_MMAP_EMULATED] = "emulated",
+    };
+
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/vfio/bar-wc/every-combination", test_every_combination);
     g_test_add_func("/vfio/bar-wc/messages", test_messages);
-    g_test_add_data_func("/vfio/bar-wc/not-mmapped-hint/x-no-mmap",
-                         GINT_TO_POINTER(true), test_not_mmapped_hint);
-    g_test_add_data_func("/vfio/bar-wc/not-mmapped-hint/host",
-                         GINT_TO_POINTER(false), test_not_mmapped_hint);
+    g_test_add_func("/vfio/bar-wc/mmap-failed", test_mmap_failed);
+    for (int i = VFIO_BAR_WC_NO_MMAP_HOST; i < VFIO_BAR_WC_NO_MMAP__MAX; i++) {
+        g_autofree char *path = g_strdup_printf(
+            "/vfio/bar-wc/not-mmapped-hint/%s", no_mmap_names[i]);
+
+        g_test_add_data_func(path, GINT_TO_POINTER(i), test_not_mmapped_hint);
+    }
     return g_test_run();
 }

@@ -34,7 +34,8 @@ void hmp_info_vfio_bars(Monitor *mon, const QDict *qdict)
         return;
     }
     for (VfioPciDeviceInfoList *d = devs; d; d = d->next) {
-        monitor_printf(mon, "%s (%s)\n", d->value->id ?: d->value->qom_path,
+        monitor_printf(mon, "%s (%s)\n",
+                       d->value->device_id ?: d->value->qom_path,
                        d->value->name);
         for (VfioPciBarInfoList *b = d->value->bars; b; b = b->next) {
             VfioPciBarInfo *bar = b->value;
@@ -48,17 +49,12 @@ void hmp_info_vfio_bars(Monitor *mon, const QDict *qdict)
                            bar->prefetchable ? " prefetchable" : "",
                            bar->size, bar->index,
                            OnOffAuto_str(bar->requested));
-            if (bar->has_effective) {
-                monitor_printf(mon, "%s",
-                               VfioPciBarMemType_str(bar->effective));
-            }
-            if (bar->has_mechanism &&
-                bar->mechanism != VFIO_PCI_BAR_MEM_TYPE_MECHANISM_NONE) {
+            monitor_printf(mon, "%s", bar->has_effective
+                           ? VfioPciBarMemType_str(bar->effective)
+                           : "no memory type");
+            if (bar->has_mechanism) {
                 monitor_printf(mon, " by %s",
                                VfioPciBarMemTypeMechanism_str(bar->mechanism));
-            }
-            if (!bar->has_effective) {
-                monitor_printf(mon, "no memory type");
             }
             monitor_printf(mon, " (%s)\n", bar->reason);
             hmp_print_ranges(mon, "mmapped", bar->mmapped);

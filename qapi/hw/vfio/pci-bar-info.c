@@ -86,14 +86,15 @@ static VfioPciBarInfo *vfio_pci_bar_info(VFIOPCIDevice *vdev, unsigned nr)
     info->size = bar->size;
     info->kind = vfio_pci_bar_kind(bar);
     info->prefetchable = vfio_pci_bar_is_prefetchable(bar);
-    info->requested = bar->wc;
-    info->reason = g_strdup(bar->mem_type_reason ?: "");
+    info->requested = bar->wc_mode;
+    info->reason = g_strdup(bar->wc.reason ?: "");
     vfio_bar_ranges(bar, info);
-    if (bar->has_mem_type && info->mmapped) {
+    if (bar->wc.has_type) {
         info->has_effective = true;
-        info->effective = bar->mem_type;
-        info->has_mechanism = true;
-        info->mechanism = bar->mem_type_mechanism;
+        info->effective = bar->wc.type;
+        info->has_mechanism =
+            bar->wc.type != VFIO_PCI_BAR_MEM_TYPE_HOST_DEFAULT;
+        info->mechanism = bar->wc.mechanism;
     }
     return info;
 }
@@ -117,7 +118,7 @@ VfioPciDeviceInfoList *qmp_query_vfio_pci_bars(Error **errp)
         dev = DEVICE(vdev);
 
         info = g_new0(VfioPciDeviceInfo, 1);
-        info->id = g_strdup(dev->id);
+        info->device_id = g_strdup(dev->id);
         info->qom_path = object_get_canonical_path(OBJECT(dev));
         info->name = g_strdup(vbasedev->name);
         tail = &info->bars;

@@ -64,8 +64,8 @@ OUTCOME = {
 }
 # No host type under TCG: the guest's mapping decides, as under Normal-NC.
 OUTCOME['host-default'] = OUTCOME['normal-nc']
-AUTO_REASON = ("auto: QEMU sets no memory type; under TCG the guest's own "
-               "mapping decides, as under an arm64 host's Normal-NC stage 2")
+AUTO_REASON = ("auto: QEMU sets no memory type; TCG imposes none, so the "
+               "guest's own mapping decides")
 
 
 @skipUnless(KERNEL and INITRD and SERVER,
@@ -140,7 +140,7 @@ class VfioUserBarWc(QemuSystemTest):
     def bar_report(self, bar):
         """BAR @bar of the device in query-vfio-pci-bars."""
         devices = self.vm.cmd('query-vfio-pci-bars')
-        self.assertEqual([d['id'] for d in devices], ['wc0'])
+        self.assertEqual([d['device-id'] for d in devices], ['wc0'])
         report = devices[0]['bars'][bar]
         self.assertEqual(report['index'], bar)
         return report
@@ -174,7 +174,7 @@ class VfioUserBarWc(QemuSystemTest):
                                     'on: requested')
 
     def test_bar2_wc_auto(self):
-        self.check_prefetchable_bar('auto', 'host-default', 'none',
+        self.check_prefetchable_bar('auto', 'host-default', None,
                                     AUTO_REASON)
 
     def test_bar2_wc_off(self):
@@ -191,7 +191,7 @@ class VfioUserBarWc(QemuSystemTest):
         self.assertNotIn(('resource0_wc', 'store8-aligned'), results)
         self.assertEqual(stored, STORE_VALUE,
                          "the guest's store is not in the device's memory")
-        self.check_report(0, 'auto', 'host-default', 'none', AUTO_REASON)
+        self.check_report(0, 'auto', 'host-default', None, AUTO_REASON)
 
 
 if __name__ == '__main__':
