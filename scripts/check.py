@@ -606,14 +606,7 @@ def vfio_user_modes_and_mtree():
 @test
 def vfio_user_on_non_prefetchable_warns():
     """bar0-wc=on on a non-prefetchable BAR: realized, with a warning"""
-    server = vu.Server()
-    try:
-        q = vu.Qemu("-device", json.dumps(vu.vfio_user_device(
-            server, id="wc0", **{"bar0-wc": "on"})))
-        bar0 = q.cmd("query-vfio-pci-bars")[0]["bars"][0]
-        rc, out = q.quit()
-    finally:
-        server.stop()
+    bar0, out, server = bar_report(0, **{"bar0-wc": "on"})
     assert bar0["effective"] == "normal-nc", bar0
     assert (f"warning: vfio-user:{server.socket}: bar0-wc=on: BAR 0 is not "
             "prefetchable; Normal-NC lets the CPU read it speculatively and "
@@ -621,16 +614,24 @@ def vfio_user_on_non_prefetchable_warns():
             ) in out, out
 
 
+def bar_report(index, *server_options, **props):
+    """BAR @index of a vfio-user-pci with @props on a server started with
+    @server_options, as query-vfio-pci-bars reports it: (report, QEMU's
+    output, the server)."""
+    server = vu.Server(*server_options)
+    try:
+        q = vu.Qemu("-device", json.dumps(vu.vfio_user_device(server, **props)))
+        report = q.cmd("query-vfio-pci-bars")[0]["bars"][index]
+        rc, out = q.quit()
+    finally:
+        server.stop()
+    return report, out, server
+
+
 @test
 def vfio_user_msix_hole_reported():
     """an MSI-X table in BAR2: the trapped hole and the mmapped parts"""
-    server = vu.Server("--msix")
-    try:
-        q = vu.Qemu("-device", json.dumps(vu.vfio_user_device(server)))
-        bar2 = q.cmd("query-vfio-pci-bars")[0]["bars"][2]
-        q.quit()
-    finally:
-        server.stop()
+    bar2, _, _ = bar_report(2, "--msix")
     want = bar(2, "mem32", MIB, True, AUTO_REASON_TCG, "host-default",
                mmapped=[(0, 0x1000), (0x2000, MIB - 0x2000)],
                trapped=[(0x1000, 0x1000)])
@@ -640,13 +641,7 @@ def vfio_user_msix_hole_reported():
 @test
 def vfio_user_unmappable_bar_auto():
     """a BAR the server offers for mmap but whose mmap fails: auto traps it"""
-    server = vu.Server("--bar2-unmappable")
-    try:
-        q = vu.Qemu("-device", json.dumps(vu.vfio_user_device(server)))
-        bar2 = q.cmd("query-vfio-pci-bars")[0]["bars"][2]
-        rc, out = q.quit()
-    finally:
-        server.stop()
+    bar2, out, server = bar_report(2, "--bar2-unmappable")
     want = bar(2, "mem32", MIB, True, "auto: BAR 2 could not be mmapped",
                trapped=[(0, MIB)])
     assert bar2 == want, f"\n got  {bar2}\n want {want}"
@@ -654,34 +649,48 @@ def vfio_user_unmappable_bar_auto():
             "be slow") in out, out
 
 
-@test
-def vfio_user_unmappable_bar_explicit():
-    """on/off on a BAR whose mmap fails: device_add refused, nothing left"""
-    server = vu.Server("--bar2-unmappable")
-    q = vu.Qemu("-device", "pcie-root-port,id=rp0,chassis=1")
+def assert_device_adds_refused(server, cases, qtest=False):
+    """device_add of a vfio-user-pci on @server with each (props, message)
+    of @cases: refused with exactly that message, no device left behind,
+    QEMU alive; then a good device plugs."""
+    q = vu.Qemu("-device", "pcie-root-port,id=rp0,chassis=1", qtest=qtest)
     wrong = []
     try:
-        for mode in ("on", "off"):
-            message = vfio_user_error(
-                server, f"bar2-wc={mode}: BAR 2 could not be mmapped, so no "
-                "memory type applies: Permission denied")
+        for props, message in cases:
             try:
-                q.cmd("device_add", **vu.vfio_user_device(
-                    server, id="bad", bus="rp0", **{"bar2-wc": mode}))
-                wrong.append(f"{mode}: device_add succeeded")
+                q.cmd("device_add", **vu.vfio_user_device(server, id="bad",
+                                                           bus="rp0", **props))
+                wrong.append(f"{props}: device_add succeeded")
                 continue
             except vu.QMPError as e:
                 if str(e) != message:
-                    wrong.append(f"{mode}: got {str(e)!r}\n  want {message!r}")
-            assert q.cmd("query-vfio-pci-bars") == [], mode
+                    wrong.append(f"{props}: got {str(e)!r}\n  want {message!r}")
+            assert q.cmd("query-vfio-pci-bars") == [], props
+            assert q.cmd("query-status")["status"] in ("prelaunch", "running"), \
+                props
             assert not [d for d in q.cmd("qom-list", path="/machine/peripheral")
-                        if d["name"] == "bad"], mode
+                        if d["name"] == "bad"], props
+        # The server and QEMU are still fine: a good device plugs.
         q.cmd("device_add", **vu.vfio_user_device(server, id="good", bus="rp0"))
         assert [d["device-id"] for d in q.cmd("query-vfio-pci-bars")] == ["good"]
     finally:
         q.quit()
         server.stop()
     assert not wrong, "\n".join(wrong)
+
+
+@test
+def vfio_user_unmappable_bar_explicit():
+    """on/off on a BAR whose mmap fails: device_add refused, nothing left"""
+    server = vu.Server("--bar2-unmappable")
+    # The server passes a pipe's read end for BAR2: a shared writable mmap
+    # of it fails with EACCES.
+    assert_device_adds_refused(server, [
+        ({"bar2-wc": mode},
+         vfio_user_error(server, f"bar2-wc={mode}: BAR 2 could not be "
+                         "mmapped, so no memory type applies: Permission "
+                         "denied"))
+        for mode in ("on", "off")])
 
 
 @test
@@ -762,8 +771,6 @@ def vfio_user_error(server, tail):
 def vfio_user_bad_inputs():
     """each bad barN-wc: exact error, nothing half-realized, QEMU alive"""
     server = vu.Server()
-    # qtest: an accelerator that cannot enforce host memory types.
-    q = vu.Qemu("-device", "pcie-root-port,id=rp0,chassis=1", qtest=True)
     cases = [
         ({"bar6-wc": "on"}, "Property 'vfio-user-pci.bar6-wc' not found"),
         ({"bar2-wc": "maybe"},
@@ -781,29 +788,8 @@ def vfio_user_bad_inputs():
                          "host memory type, which the QTest accelerator cannot "
                          "enforce")),
     ]
-    wrong = []
-    try:
-        for props, message in cases:
-            try:
-                q.cmd("device_add", **vu.vfio_user_device(server, id="bad",
-                                                           bus="rp0", **props))
-                wrong.append(f"{props}: device_add succeeded")
-                continue
-            except vu.QMPError as e:
-                if str(e) != message:
-                    wrong.append(f"{props}: got {str(e)!r}\n  want {message!r}")
-            assert q.cmd("query-vfio-pci-bars") == [], props
-            assert q.cmd("query-status")["status"] in ("prelaunch", "running"), \
-                props
-            assert not [d for d in q.cmd("qom-list", path="/machine/peripheral")
-                        if d["name"] == "bad"], props
-        # The server and QEMU are still fine: a good device plugs.
-        q.cmd("device_add", **vu.vfio_user_device(server, id="good", bus="rp0"))
-        assert [d["device-id"] for d in q.cmd("query-vfio-pci-bars")] == ["good"]
-    finally:
-        q.quit()
-        server.stop()
-    assert not wrong, "\n".join(wrong)
+    # qtest: an accelerator that cannot enforce host memory types.
+    assert_device_adds_refused(server, cases, qtest=True)
 
 
 @test
