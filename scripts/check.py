@@ -5,6 +5,7 @@ the guest assets fetched (scripts/check.sh does all that first).
 Prints one PASS/FAIL line a test and ends with "N passed, N failed".
 """
 
+import functools
 import json
 import os
 import re
@@ -372,56 +373,88 @@ def linux_series_check():
     """patches/linux: git am onto pristine 7.1.8, no drift, checkpatch --strict"""
     r = run([str(TOP / "scripts" / "series.py"), "--project", "linux", "check"])
     assert r.returncode == 0, r.stdout[-5000:]
-    for line in ("(a) git am of 3 patch(es) onto pristine Linux: ok",
+    for line in ("(a) git am of 5 patch(es) onto pristine Linux: ok",
                  "(b) patches/linux matches the sources: ok",
-                 "(c) checkpatch.pl on 3 patch(es): clean"):
+                 "(c) checkpatch.pl on 5 patch(es): clean"):
         assert line in r.stdout, r.stdout
 
 
-def nested_selftest(qemu, kernel):
-    """The KVM selftest in L1 under TCG: ({name: ok/not ok}, exit, log)."""
-    results, status, log = nested_kvm.run(guest.QEMU[qemu],
-                                          nested_kvm.KERNEL[kernel])
-    assert results, f"no selftest results:\n{log[-4000:]}"
-    return results, status, log
+@functools.lru_cache(maxsize=None)
+def nested_run(qemu, kernel):
+    """The nested bed's L1 on @qemu with @kernel, once per pair:
+    {selftest: nested_kvm.Selftest}, the console log."""
+    return nested_kvm.run(guest.QEMU[qemu], nested_kvm.KERNEL[kernel])
+
+
+PFNMAP = "arm64/pfnmap_memtype"
+
+
+def nested_pfnmap(qemu, kernel):
+    """pfnmap_memtype in L1: (its Selftest, L1's log)."""
+    tests, log = nested_run(qemu, kernel)
+    t = tests.get(PFNMAP)
+    assert t and t.results, f"no {PFNMAP} results:\n{log[-4000:]}"
+    return t, log
 
 
 @test
 def nested_kvm_selftest_patched():
-    """nested KVM (patched QEMU, patched Linux): the memslot flags, 9 of 9"""
-    results, status, log = nested_selftest("patched", "patched")
-    assert "# KVM_CAP_PFNMAP_MEMTYPE_FLAGS: 0x18" in log, log[-4000:]
-    bad = [n for n, r in results.items() if r != "ok"]
-    assert status == 0 and len(results) == 9 and not bad, log[-6000:]
+    """nested KVM (patched QEMU, patched Linux): pfnmap_memtype, 7 of 7"""
+    t, log = nested_pfnmap("patched", "patched")
+    assert "# KVM_CAP_PFNMAP_MEMTYPE_FLAGS: 0x30" in t.log, t.log[-4000:]
+    bad = [n for n, r in t.results.items() if r != "ok"]
+    assert t.status == 0 and len(t.results) == 7 and not bad, t.log[-6000:]
 
 
 @test
 def nested_kvm_selftest_unpatched_kernel():
     """the same selftest on Linux 7.1.8: no capability, flags refused, Normal-NC"""
-    results, status, log = nested_selftest("patched", "stock")
-    assert "# KVM_CAP_PFNMAP_MEMTYPE_FLAGS: 0" in log, log[-4000:]
-    assert results == {
+    t, log = nested_pfnmap("patched", "stock")
+    assert "# KVM_CAP_PFNMAP_MEMTYPE_FLAGS: 0" in t.log, t.log[-4000:]
+    assert t.results == {
         "vfio-pci mmap, no flag: stage 2 Normal-NC (KVM's choice)": "ok",
-        "both flags refused with EINVAL": "ok",
-        "an unknown flag refused with EINVAL": "ok",
         "KVM_MEM_PFNMAP_DEVICE refused with EINVAL": "ok",
         "KVM_MEM_PFNMAP_NORMAL_NC refused with EINVAL": "ok",
-    } and status == 0, log[-6000:]
+    } and t.status == 0, t.log[-6000:]
 
 
 @test
 def nested_kvm_selftest_stock_qemu():
     """under stock QEMU 10.2.2 as L0, DC ZVA on a Device stage 2 does not fault"""
-    results, status, log = nested_selftest("stock", "patched")
-    failed = sorted(n for n, r in results.items() if r != "ok")
-    device = ["sysfs resource mmap, KVM_MEM_PFNMAP_DEVICE: stage 2 Device-nGnRE",
-              "sysfs resource mmap, no flag: stage 2 Device-nGnRE (KVM's choice)",
-              "vfio-pci mmap, KVM_MEM_PFNMAP_DEVICE: stage 2 Device-nGnRE",
-              "vfio-pci mmap: NORMAL_NC -> DEVICE -> NORMAL_NC on a live slot"]
-    assert status != 0 and failed == device, log[-6000:]
-    mismatches = re.findall(r"^# .*: (\S.*?): (.*), expected (.*)$", log, re.M)
-    assert mismatches and all(m == ("DC ZVA", "completed", "KVM_RUN EFAULT")
-                              for m in mismatches), log[-6000:]
+    t, log = nested_pfnmap("stock", "patched")
+    failed = sorted(n for n, r in t.results.items() if r != "ok")
+    device = ["vfio-pci mmap, KVM_MEM_PFNMAP_DEVICE: stage 2 Device-nGnRE",
+              "vfio-pci mmap: a live slot's type change refused with EINVAL; "
+              "deleted and made again, the slot has the new type"]
+    assert t.status != 0 and failed == device, t.log[-6000:]
+    mismatches = re.findall(r"^# .*: (\S.*?): (.*), expected (.*)$", t.log, re.M)
+    assert mismatches and all(m == ("DC ZVA", "completed", "an Alignment fault")
+                              for m in mismatches), t.log[-6000:]
+
+
+@test
+def nested_upstream_selftests_same_on_both_kernels():
+    """upstream's KVM selftests in L1: set_memory_region_test passes on the
+    patched and on the unpatched kernel; each other one has the same
+    results on both"""
+    patched, log = nested_run("patched", "patched")
+    stock, log_stock = nested_run("patched", "stock")
+    upstream = [n for n in nested_kvm.selftest_names() if n != PFNMAP]
+    lines = []
+    for name in upstream:
+        p, s = patched.get(name), stock.get(name)
+        assert p and s and p.status is not None and s.status is not None, \
+            f"{name} did not finish:\n{log[-3000:]}\n{log_stock[-3000:]}"
+        ok = sum(r == "ok" for r in p.results.values())
+        lines.append(f"  {name}: exit {p.status} (patched), {s.status} "
+                     f"(7.1.8); {ok} of {len(p.results)} TAP results ok")
+        assert (p.status, p.results) == (s.status, s.results), \
+            f"{name}: patched {p.status} {p.results}\n" \
+            f"7.1.8 {s.status} {s.results}\n{p.log[-3000:]}"
+    print("\n".join(lines))
+    smrt = "set_memory_region_test"
+    assert patched[smrt].status == 0 and stock[smrt].status == 0, \
+        patched[smrt].log[-3000:]
 
 
 @test

@@ -22,7 +22,7 @@ PKGS=(
     libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev device-tree-compiler
     flex bison bc bzip2 xz-utils cpio file perl valgrind
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-    libjson-c-dev libcmocka-dev python3-ply
+    libjson-c-dev libcmocka-dev python3-ply python3-git
     ipxe-qemu gdb python3-sphinx python3-sphinx-rtd-theme
 )
 BACKPORT_PKGS=(meson python3-pycotap)

@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
-"""The nested KVM test bed: the KVM selftest pfnmap_memtype in an arm64 KVM
-host (L1) that runs under QEMU's TCG (L0), on the BAR of an ivshmem-plain
-device L0 provides and L1 binds to vfio-pci.
+"""The nested KVM test bed: KVM selftests in an arm64 KVM host (L1) that
+runs under QEMU's TCG (L0), with the BAR of an ivshmem-plain device that L0
+provides and L1 binds to vfio-pci.
 
   L0  qemu-system-aarch64 -M virt,virtualization=on,iommu=smmuv3,gic-version=3
       with ivshmem-plain on a shared 1 MiB file
   L1  the Linux series' kernel (scripts/build-linux.sh), an initramfs of
-      busybox-static (Debian bookworm, arm64) and the selftest
-      (target-arm-s2/out-of-tree/nested/init)
+      busybox-static (Debian bookworm, arm64) and the selftests that
+      target-arm-s2/out-of-tree/nested/selftests lists (/init:
+      target-arm-s2/out-of-tree/nested/init)
 
-Run alone, it prints the selftest's results for three pairs side by side:
-the patched QEMU with the patched kernel, with the unpatched kernel, and
-stock QEMU 10.2.2 with the patched kernel.
+Run alone, it prints the series' selftest pfnmap_memtype's results for
+three pairs side by side: the patched QEMU with the patched kernel, with
+the unpatched kernel, and stock QEMU 10.2.2 with the patched kernel, then
+each selftest's exit status.
 
   scripts/nested_kvm.py
 """
@@ -22,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,15 +37,23 @@ KERNEL = {
     "patched": BUILD / "linux" / "patched" / "build" / "arch" / "arm64" / "boot" / "Image",
     "stock": BUILD / "linux" / "stock" / "build" / "arch" / "arm64" / "boot" / "Image",
 }
-SELFTEST = BUILD / "linux" / "selftests" / "arm64" / "pfnmap_memtype"
+SELFTESTS = BUILD / "linux" / "selftests"
+SELFTEST_LIST = TOP / "target-arm-s2" / "out-of-tree" / "nested" / "selftests"
 BUSYBOX = NESTED / "deb" / "x" / "bin" / "busybox"
 INIT = TOP / "target-arm-s2" / "out-of-tree" / "nested" / "init"
 INITRAMFS = NESTED / "l1.cpio"
 
 
+def selftest_names():
+    """The selftests L1 runs, in order, as their paths under selftests/kvm."""
+    return [line.split()[0] for line in SELFTEST_LIST.read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
 def build_initramfs():
-    """L1's initramfs: busybox, the selftest, /init."""
-    inputs = (SELFTEST, BUSYBOX, INIT)
+    """L1's initramfs: busybox, the selftests and their list, /init."""
+    binaries = [SELFTESTS / name for name in selftest_names()]
+    inputs = (*binaries, SELFTEST_LIST, BUSYBOX, INIT)
     if INITRAMFS.exists() and all(INITRAMFS.stat().st_mtime >= p.stat().st_mtime
                                   for p in inputs):
         return INITRAMFS
@@ -51,9 +62,14 @@ def build_initramfs():
     for d in ("bin", "dev", "proc", "sys"):
         (root / d).mkdir(parents=True)
     shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-    shutil.copy2(SELFTEST, root / "pfnmap_memtype")
+    for name, binary in zip(selftest_names(), binaries):
+        dest = root / "selftests.d" / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(binary, dest)
+        dest.chmod(0o755)
+    shutil.copy2(SELFTEST_LIST, root / "selftests")
     shutil.copy2(INIT, root / "init")
-    for exe in ("bin/busybox", "pfnmap_memtype", "init"):
+    for exe in ("bin/busybox", "init"):
         (root / exe).chmod(0o755)
     files = subprocess.run("find . | LC_ALL=C sort", shell=True, cwd=root,
                            check=True, capture_output=True).stdout
@@ -63,9 +79,37 @@ def build_initramfs():
     return INITRAMFS
 
 
-def run(qemu, kernel, timeout=600):
-    """Boot L1 on @qemu with @kernel; return ({test name: 'ok'/'not ok'},
-    the selftest's exit status or None, the console log)."""
+@dataclass
+class Selftest:
+    """One selftest's run in L1: its TAP results {name: 'ok'/'not ok'/
+    'skip'}, its exit status and time (None if it never finished) and its
+    output."""
+    results: dict = field(default_factory=dict)
+    status: int = None
+    seconds: int = None
+    log: str = ""
+
+
+def parse(log):
+    """{selftest: Selftest} from L1's console."""
+    tests = {}
+    for m in re.finditer(r"^nested-kvm: begin (\S+)\n(.*?)"
+                         r"(?:^nested-kvm: \1 exit (\d+) \((\d+) s\)$|\Z)",
+                         log, re.M | re.S):
+        t = Selftest(log=m.group(2))
+        if m.group(3):
+            t.status, t.seconds = int(m.group(3)), int(m.group(4))
+        for r in re.finditer(r"^(ok|not ok) \d+ (.*?)\s*$", t.log, re.M):
+            skip = re.match(r"(.*?)\s*# SKIP", r.group(2))
+            t.results[skip.group(1) if skip else r.group(2)] = \
+                "skip" if skip else r.group(1)
+        tests[m.group(1)] = t
+    return tests
+
+
+def run(qemu, kernel, timeout=1200):
+    """Boot L1 on @qemu with @kernel; return ({selftest: Selftest}, the
+    console log)."""
     initramfs = build_initramfs()
     with tempfile.NamedTemporaryFile(prefix="nested-ivshmem-") as shm:
         shm.truncate(1 << 20)
@@ -81,29 +125,30 @@ def run(qemu, kernel, timeout=600):
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, timeout=timeout)
     log = r.stdout.decode(errors="replace").replace("\r", "")
-    results = {}
-    for m in re.finditer(r"^(ok|not ok) \d+ (.*?)\s*$", log, re.M):
-        results[m.group(2)] = m.group(1)
-    status = re.search(r"^nested-kvm: selftest exit (\d+)", log, re.M)
-    return results, int(status.group(1)) if status else None, log
+    return parse(log), log
 
 
 def main():
     pairs = [("patched QEMU+Linux", guest.QEMU["patched"], KERNEL["patched"]),
              ("Linux 7.1.8", guest.QEMU["patched"], KERNEL["stock"]),
              ("QEMU 10.2.2", guest.QEMU["stock"], KERNEL["patched"])]
-    columns = [(title, *run(qemu, kernel)[:2]) for title, qemu, kernel in pairs]
+    columns = [(title, run(qemu, kernel)[0]) for title, qemu, kernel in pairs]
+    series = "arm64/pfnmap_memtype"
     names = []
-    for _, results, _ in columns:
+    for _, tests in columns:
+        results = tests.get(series, Selftest()).results
         names += [n for n in results if n not in names]
-    width = max(map(len, names))
+    width = max(map(len, names + [f"{t} exit status" for t in selftest_names()]))
     print(f"{'KVM selftest pfnmap_memtype (L1) under TCG (L0)':<{width}}  " +
-          "  ".join(f"{t:<20}" for t, _, _ in columns).rstrip())
+          "  ".join(f"{t:<20}" for t, _ in columns).rstrip())
     for n in names:
         print(f"{n:<{width}}  " +
-              "  ".join(f"{r.get(n, '-'):<20}" for _, r, _ in columns).rstrip())
-    print(f"{'selftest exit status':<{width}}  " +
-          "  ".join(f"{s!s:<20}" for _, _, s in columns).rstrip())
+              "  ".join(f"{tests.get(series, Selftest()).results.get(n, '-'):<20}"
+                        for _, tests in columns).rstrip())
+    for t in selftest_names():
+        print(f"{t + ' exit status':<{width}}  " +
+              "  ".join(f"{tests.get(t, Selftest()).status!s:<20}"
+                        for _, tests in columns).rstrip())
 
 
 if __name__ == "__main__":

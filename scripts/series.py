@@ -344,15 +344,18 @@ def pull(tree=None):
 def checkpatch(tree, patch_files):
     bad = 0
     for pf in patch_files:
+        # Debian's python3 first: the kernel's SPDX check needs its ply.
         r = subprocess.run(["perl", "scripts/checkpatch.pl", *P.checkpatch_args,
                             str(pf)], cwd=tree, text=True,
+                           env=dict(os.environ,
+                                    PATH="/usr/bin:" + os.environ["PATH"]),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         # QEMU's checkpatch.pl asks whether MAINTAINERS needs updating
         # whenever a patch adds a file without touching MAINTAINERS, even
         # where a pattern already covers it (as Linux's FILE_PATH_CHANGES,
         # ignored there): check_maintained() checks the coverage instead.
         problems = [ln for ln in r.stdout.splitlines()
-                    if ("ERROR" in ln or "WARNING" in ln)
+                    if ("ERROR" in ln or "WARNING" in ln or "Traceback" in ln)
                     and "WARNING: added, moved or deleted file(s)" not in ln]
         if problems:
             bad += 1
