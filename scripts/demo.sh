@@ -20,14 +20,17 @@ MSG
 
 cat <<MSG
 
-The same guest on a vfio-user-pci device (the project's libvfio-user test
-server), whose BAR2 is prefetchable, with each barN-wc mode: with on and
-off arm TCG gives the BAR the host memory type an arm64 KVM host's stage 2
-would; auto sets none, so the guest's own mapping decides, as under the
-Normal-NC stage 2 that Linux 6.9 and later give every vfio-pci BAR.
+The same guest with each barN-wc mode, two ways, side by side: under arm
+TCG on a vfio-user-pci device (the project's libvfio-user test server,
+whose BAR2 is prefetchable), where on and off give the BAR the host memory
+type an arm64 KVM host's stage 2 would and auto sets none, so the guest's
+own mapping decides; and under nested KVM, as L2 of an arm64 KVM host (L1,
+the Linux series' kernel, under TCG), on the ivshmem BAR that L1 QEMU
+passes through with -accel kvm -device vfio-pci,bar2-wc=..., where the
+memslot flag sets KVM's stage 2 and auto leaves KVM's own Normal-NC.
 
 MSG
-scripts/guest.py --modes
+scripts/nested_kvm.py --l2
 cat <<MSG
 
 A vfio-user-pci device on the project's libvfio-user test server

@@ -6,19 +6,24 @@ provides and L1 binds to vfio-pci.
   L0  qemu-system-aarch64 -M virt,virtualization=on,iommu=smmuv3,gic-version=3
       with ivshmem-plain on a shared 1 MiB file
   L1  the Linux series' kernel (scripts/build-linux.sh), an initramfs of
-      busybox-static (Debian bookworm, arm64) and the selftests that
-      target-arm-s2/out-of-tree/nested/selftests lists (/init:
+      busybox-static (Debian bookworm, arm64), the selftests that
+      target-arm-s2/out-of-tree/nested/selftests lists, and the L1 QEMU
+      (scripts/build-l1-qemu.sh) with qmp-call (/init:
       target-arm-s2/out-of-tree/nested/init)
+  L2  (l2_modes) the patched L1 kernel again, with guest/bar-access as
+      /init, on the BAR that L1 QEMU passes through with vfio-pci
 
 Run alone, it prints the series' selftest pfnmap_memtype's results for
 three pairs side by side: the patched QEMU with the patched kernel, with
 the unpatched kernel, and stock QEMU 10.2.2 with the patched kernel, then
-each selftest's exit status.
+each selftest's exit status.  With --l2, it prints L2's table for
+bar2-wc=on, auto and off under nested KVM beside the TCG one.
 
-  scripts/nested_kvm.py
+  scripts/nested_kvm.py [--l2]
 """
 
-import os
+import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -42,6 +47,14 @@ SELFTEST_LIST = TOP / "target-arm-s2" / "out-of-tree" / "nested" / "selftests"
 BUSYBOX = NESTED / "deb" / "x" / "bin" / "busybox"
 INIT = TOP / "target-arm-s2" / "out-of-tree" / "nested" / "init"
 INITRAMFS = NESTED / "l1.cpio"
+L1_QEMU = BUILD / "qemu" / "l1" / "build" / "qemu-system-aarch64.stripped"
+QMP_CALL = NESTED / "qmp-call"
+L2_FILES = {"l1/qemu-system-aarch64": L1_QEMU, "l1/qmp-call": QMP_CALL,
+            "l2/Image": KERNEL["patched"],
+            "l2/bar-access.cpio": guest.GUEST / "bar-access.cpio"}
+# What L1 QEMU's -device has, for the tests: id, and the BAR L2 tests.
+L2_DEVICE_ID = "wc0"
+L2_BAR = 2
 
 
 def selftest_names():
@@ -53,7 +66,7 @@ def selftest_names():
 def build_initramfs():
     """L1's initramfs: busybox, the selftests and their list, /init."""
     binaries = [SELFTESTS / name for name in selftest_names()]
-    inputs = (*binaries, SELFTEST_LIST, BUSYBOX, INIT)
+    inputs = (*binaries, SELFTEST_LIST, BUSYBOX, INIT, *L2_FILES.values())
     if INITRAMFS.exists() and all(INITRAMFS.stat().st_mtime >= p.stat().st_mtime
                                   for p in inputs):
         return INITRAMFS
@@ -67,9 +80,12 @@ def build_initramfs():
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(binary, dest)
         dest.chmod(0o755)
+    for dest, path in L2_FILES.items():
+        (root / dest).parent.mkdir(exist_ok=True)
+        shutil.copy2(path, root / dest)
     shutil.copy2(SELFTEST_LIST, root / "selftests")
     shutil.copy2(INIT, root / "init")
-    for exe in ("bin/busybox", "init"):
+    for exe in ("bin/busybox", "init", "l1/qemu-system-aarch64", "l1/qmp-call"):
         (root / exe).chmod(0o755)
     files = subprocess.run("find . | LC_ALL=C sort", shell=True, cwd=root,
                            check=True, capture_output=True).stdout
@@ -107,10 +123,44 @@ def parse(log):
     return tests
 
 
-def run(qemu, kernel, timeout=1200):
+@dataclass
+class L2Run:
+    """One L1 QEMU run with L2: L2's bar-access table {(mapping, case):
+    result}, the replies of L1 QEMU's QMP socket in order, L1 QEMU's exit
+    status and its output (its errors, L2's console)."""
+    table: dict
+    qmp: list
+    status: int
+    log: str
+
+
+def parse_l2(tests):
+    """{mode: L2Run} from the runs in @tests (parse()'s result)."""
+    runs = {}
+    for name, t in tests.items():
+        if not name.startswith("l2-bar2-wc="):
+            continue
+        table = {}
+        for line in t.log.splitlines():
+            words = line.split()
+            if len(words) == 4 and words[0] == "bar-access:" and \
+                    words[2] in guest.CASES:
+                table[(words[1], words[2])] = words[3]
+        qmp = [json.loads(line[len("qmp: "):]) for line in t.log.splitlines()
+               if line.startswith("qmp: ")]
+        runs[name[len("l2-bar2-wc="):]] = L2Run(table, qmp, t.status, t.log)
+    return runs
+
+
+def run(qemu, kernel, l2_modes=(), timeout=1200):
     """Boot L1 on @qemu with @kernel; return ({selftest: Selftest}, the
-    console log)."""
+    console log, the BAR's bytes in L0's backing file at the end).  With
+    @l2_modes, L1 runs L1 QEMU and L2 once a bar2-wc mode instead of the
+    selftests: parse_l2() reads those."""
     initramfs = build_initramfs()
+    append = "console=ttyAMA0 panic=-1 quiet"
+    if l2_modes:
+        append += " nested.l2=" + ",".join(l2_modes)
     with tempfile.NamedTemporaryFile(prefix="nested-ivshmem-") as shm:
         shm.truncate(1 << 20)
         r = subprocess.run(
@@ -118,17 +168,48 @@ def run(qemu, kernel, timeout=1200):
              "-cpu", "max", "-smp", "1", "-m", "1024", "-display", "none",
              "-serial", "stdio", "-monitor", "none", "-no-reboot", "-nic", "none",
              "-kernel", str(kernel), "-initrd", str(initramfs),
-             "-append", "console=ttyAMA0 panic=-1 quiet",
+             "-append", append,
              "-object", f"memory-backend-file,id=shm,mem-path={shm.name},"
                         "size=1M,share=on",
              "-device", "ivshmem-plain,memdev=shm"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, timeout=timeout)
+        shm.seek(0)
+        bar = shm.read()
     log = r.stdout.decode(errors="replace").replace("\r", "")
-    return parse(log), log
+    return parse(log), log, bar
+
+
+def main_l2():
+    tcg = [(f"TCG bar2-wc={m}", guest.boot_vfio_user(guest.QEMU["patched"], m))
+           for m in ("on", "auto", "off")]
+    runs = parse_l2(run(guest.QEMU["patched"], KERNEL["patched"],
+                        ("on", "auto", "off"))[0])
+    kvm = [(f"KVM bar2-wc={m}", runs[m].table if m in runs else {})
+           for m in ("on", "auto", "off")]
+    print(guest.format_table([c for pair in zip(tcg, kvm) for c in pair]))
+    print("\nL1 QEMU's query-vfio-pci-bars, BAR 2, after L2's run:")
+    for m in ("on", "auto", "off"):
+        reports = [q["return"][0]["bars"][L2_BAR] for q in
+                   (runs[m].qmp if m in runs else [])
+                   if isinstance(q.get("return"), list)]
+        if not reports:
+            print(f"  bar2-wc={m}: no report (L1 QEMU exit "
+                  f"{runs[m].status if m in runs else '-'})")
+            continue
+        r = reports[-1]
+        print(f"  bar2-wc={m} -> {r.get('effective')}"
+              f"{' by ' + r['mechanism'] if 'mechanism' in r else ''}, "
+              f"memslot flag {r.get('kvm-memslot-flag')} ({r['reason']})")
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--l2", action="store_true",
+                    help="L2 on L1 QEMU -accel kvm, beside TCG")
+    if ap.parse_args().l2:
+        return main_l2()
     pairs = [("patched QEMU+Linux", guest.QEMU["patched"], KERNEL["patched"]),
              ("Linux 7.1.8", guest.QEMU["patched"], KERNEL["stock"]),
              ("QEMU 10.2.2", guest.QEMU["stock"], KERNEL["patched"])]

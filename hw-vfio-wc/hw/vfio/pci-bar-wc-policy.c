@@ -112,9 +112,10 @@ bool vfio_pci_bar_wc_resolve(const VFIOBarWCQuery *q, VFIOBarWCResult *res,
     if (!(q->accel_types & BIT(host))) {
         g_autofree char *why =
             g_strdup_printf("needs the %s host memory type, which the %s "
-                            "accelerator cannot enforce",
+                            "accelerator cannot enforce%s%s",
                             want_nc ? "Normal-NC" : "Device-nGnRE",
-                            q->accel_name);
+                            q->accel_name, q->accel_why_not ? ": " : "",
+                            q->accel_why_not ?: "");
 
         bar_wc_error(q->nr, q->mode, why, "Set the property to auto to get "
                      "the host's default, or use an accelerator that "

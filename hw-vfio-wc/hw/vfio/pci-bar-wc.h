@@ -30,6 +30,7 @@ typedef struct VFIOBarWCQuery {
     bool prefetchable;
     VFIOBarWCNoMmap no_mmap;
     unsigned accel_types;       /* accel_host_mem_types() */
+    const char *accel_why_not;  /* and why it leaves out others */
     VfioPciBarMemTypeMechanism accel_mechanism; /* how it enforces them */
     const char *accel_name;
     const char *accel_default;  /* what the guest gets with no type set */

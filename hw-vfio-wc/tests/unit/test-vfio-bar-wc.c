@@ -188,6 +188,16 @@ static void test_messages(void)
     error_free(err);
     err = NULL;
 
+    nc.accel_why_not = "the host kernel cannot";
+    g_assert_false(vfio_pci_bar_wc_resolve(&nc, &res, &err));
+    g_assert_cmpstr(error_get_pretty(err), ==,
+                    "bar2-wc=on: BAR 2 needs the Normal-NC host memory type, "
+                    "which the kvm accelerator cannot enforce: the host "
+                    "kernel cannot");
+    error_free(err);
+    err = NULL;
+    nc.accel_why_not = NULL;
+
     g_assert_false(vfio_pci_bar_wc_resolve(&upper, &res, &err));
     g_assert_cmpstr(error_get_pretty(err), ==,
                     "bar3-wc=off: BAR 3 is the upper half of 64-bit BAR 2");
