@@ -35,6 +35,16 @@ CASES = ("store8-aligned", "store8-unaligned", "load8-unaligned",
          "memset0-misaligned")
 
 
+def parse_table(log):
+    """{(mapping, case): result} from the guest program's lines in @log."""
+    table = {}
+    for line in log.splitlines():
+        words = line.split()
+        if len(words) == 4 and words[0] == "bar-access:" and words[2] in CASES:
+            table[(words[1], words[2])] = words[3]
+    return table
+
+
 def boot(qemu, device_args=None, device_id=IVSHMEM_ID, timeout=120):
     """Boot the guest on @qemu; return (table, log): table maps
     (mapping, case) to the result the guest printed.  By default the BAR
@@ -58,11 +68,7 @@ def boot(qemu, device_args=None, device_id=IVSHMEM_ID, timeout=120):
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=timeout)
     log = r.stdout.decode(errors="replace")
-    table = {}
-    for line in log.splitlines():
-        words = line.split()
-        if len(words) == 4 and words[0] == "bar-access:" and words[2] in CASES:
-            table[(words[1], words[2])] = words[3]
+    table = parse_table(log)
     if "bar-access: done" not in log:
         raise RuntimeError(f"guest did not finish (exit {r.returncode}):\n{log[-3000:]}")
     return table, log

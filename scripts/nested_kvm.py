@@ -133,6 +133,11 @@ class L2Run:
     status: int
     log: str
 
+    def vfio_reports(self):
+        """The query-vfio-pci-bars replies: a list of devices each."""
+        return [q["return"] for q in self.qmp
+                if isinstance(q.get("return"), list)]
+
 
 def parse_l2(tests):
     """{mode: L2Run} from the runs in @tests (parse()'s result)."""
@@ -140,12 +145,7 @@ def parse_l2(tests):
     for name, t in tests.items():
         if not name.startswith("l2-bar2-wc="):
             continue
-        table = {}
-        for line in t.log.splitlines():
-            words = line.split()
-            if len(words) == 4 and words[0] == "bar-access:" and \
-                    words[2] in guest.CASES:
-                table[(words[1], words[2])] = words[3]
+        table = guest.parse_table(t.log)
         qmp = [json.loads(line[len("qmp: "):]) for line in t.log.splitlines()
                if line.startswith("qmp: ")]
         runs[name[len("l2-bar2-wc="):]] = L2Run(table, qmp, t.status, t.log)
@@ -190,9 +190,8 @@ def main_l2():
     print(guest.format_table([c for pair in zip(tcg, kvm) for c in pair]))
     print("\nL1 QEMU's query-vfio-pci-bars, BAR 2, after L2's run:")
     for m in ("on", "auto", "off"):
-        reports = [q["return"][0]["bars"][L2_BAR] for q in
-                   (runs[m].qmp if m in runs else [])
-                   if isinstance(q.get("return"), list)]
+        reports = [devices[0]["bars"][L2_BAR] for devices in
+                   (runs[m].vfio_reports() if m in runs else [])]
         if not reports:
             print(f"  bar2-wc={m}: no report (L1 QEMU exit "
                   f"{runs[m].status if m in runs else '-'})")
