@@ -117,7 +117,9 @@ def tcg_dczva_device_fails_on_stock():
     """tests/tcg dczva-device fails on stock QEMU 10.2.2 (no DC ZVA fault)"""
     # The Normal cases are not what differs.
     assert_tcg_fails_on_stock("dczva-device", "FAIL: DC ZVA on Device, aligned",
-                              "PASS: DC ZVA on Normal write-back")
+                              "PASS: DC ZVA on Normal write-back",
+                              "PASS: DC ZVA on writable-clean Normal (DBM)",
+                              "FAIL:   ... the descriptor stays clean")
 
 
 @test
@@ -134,6 +136,25 @@ def tcg_align_s1_device_s2_fails_on_stock():
                               "FAIL: unaligned load from the same page",
                               "PASS: unaligned load, stage 1 Normal, stage 2 Device",
                               "FAIL: DC ZVA, stage 1 Normal, stage 2 Device")
+
+
+@test
+def tcg_align_s2_fill_hit_patched():
+    """tests/tcg align-s2-fill-hit: TLB hits check alignment as the fill (FWB, AArch32 short descriptors)"""
+    assert_tcg_passes("align-s2-fill-hit")
+
+
+@test
+def tcg_align_s2_fill_hit_fails_on_stock():
+    """the same fails on stock QEMU 10.2.2 (FWB: the hit loses stage 1's flag)"""
+    assert_tcg_fails_on_stock(
+        "align-s2-fill-hit",
+        "FAIL: FWB, stage 1 Device, stage 2 forced Normal: an unaligned load "
+        "that hits the TLB does the same",
+        "PASS: AArch32, short descriptors, stage 2 Normal: unaligned LDR that "
+        "fills the TLB",
+        "PASS: AArch32, short descriptors, stage 2 Normal: unaligned LDR that "
+        "hits the TLB")
 
 
 @test
@@ -255,7 +276,7 @@ def upstream_check_tcg_same_as_stock():
     rc, patched, out = check_tcg("patched")
     assert rc_stock == 0 and stock, out_stock[-5000:]
     assert rc == 0, out[-5000:]
-    ours = {"dczva-device", "align-s1-device-s2"}
+    ours = {"dczva-device", "align-s1-device-s2", "align-s2-fill-hit"}
     assert set(patched) == set(stock) | ours, (sorted(stock), sorted(patched))
     print(f"  check-tcg: {len(stock)} upstream tests pass on both, "
           f"and the series' {len(ours)}")

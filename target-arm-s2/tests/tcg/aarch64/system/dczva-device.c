@@ -7,7 +7,9 @@
  * Device alias it must take an Alignment fault (ESR_EL1.DFSC 0b100001,
  * WnR set, CM clear, FAR_EL1 the register operand) whatever the address
  * alignment, and leave the memory untouched; so must it with the MMU off,
- * when data accesses are Device-nGnRnE.
+ * when data accesses are Device-nGnRnE.  The Alignment fault ranks above
+ * a Permission fault (a read-only Device alias), and leaves a
+ * writable-clean descriptor (hardware dirty state, DBM) clean.
  *
  * Copyright (c) 2026 QEMU arm64 WC project
  *
@@ -22,6 +24,14 @@
 #define ALIAS_NORMAL_WB     (0x7f800000ul)    /* L2 slots 508..510 */
 #define ALIAS_NORMAL_NC     (0x7fa00000ul)
 #define ALIAS_DEVICE        (0x7fc00000ul)
+#define ALIAS_DEVICE_RO     (0x7f000000ul)    /* L2 slots 504..506 */
+#define ALIAS_DEVICE_CLEAN  (0x7f200000ul)
+#define ALIAS_NORMAL_CLEAN  (0x7f400000ul)
+
+#define DESC_AP_RO          (1ul << 7)        /* AP[2] */
+#define DESC_DBM            (1ul << 51)
+#define TCR_HA              (1ul << 39)
+#define TCR_HD              (1ul << 40)
 
 #define MAIR_ATTR(idx, attr) ((uint64_t)(attr) << ((idx) * 8))
 #define ATTRIDX_NORMAL_WB   0           /* boot.S: MAIR Attr0 = 0xee */
@@ -45,13 +55,20 @@ static uint64_t *level2_table(void)
     return (uint64_t *)(l1[1] & 0xfffffffff000ul);
 }
 
-static void map_alias(uint64_t va, unsigned attridx)
+/* buffer's 2 MiB block at @va, with @attridx and the descriptor @bits. */
+static uint64_t *map_alias_with(uint64_t va, unsigned attridx, uint64_t bits)
 {
-    uint64_t *l2 = level2_table();
+    uint64_t *desc = &level2_table()[(va >> 21) & 511];
     uint64_t af = 1 << 10, xn = 3ul << 53, block = 1;
 
-    l2[(va >> 21) & 511] = ((uint64_t)buffer & ~(BLOCK_2M - 1)) |
-                           xn | af | (attridx << 2) | block;
+    *desc = ((uint64_t)buffer & ~(BLOCK_2M - 1)) |
+            xn | af | (attridx << 2) | bits | block;
+    return desc;
+}
+
+static void map_alias(uint64_t va, unsigned attridx)
+{
+    map_alias_with(va, attridx, 0);
 }
 
 /* The address of buffer[offset] through an alias. */
@@ -153,6 +170,49 @@ static void faults(const char *name, void (*op)(uint64_t), uint64_t va,
     expect(all_equal(buffer + offset, len, 0x5a), "  ... memory untouched");
 }
 
+/*
+ * The Alignment fault comes before a Permission fault (R_XCHFJ), and a
+ * faulting DC ZVA leaves the descriptor's dirty state alone: hardware
+ * (FEAT_HAFDBS) marks a writable-clean page dirty only for a write that
+ * happens, as it does through the Normal alias.
+ */
+static void before_permission_and_dirty_state(void)
+{
+    unsigned len = zva_block_size();
+    uint64_t mmfr1, tcr, *device_clean, *normal_clean;
+
+    faults("DC ZVA on read-only Device: Alignment, not Permission", dc_zva,
+           ALIAS_DEVICE_RO, 12 * len);
+
+    asm("mrs %0, id_aa64mmfr1_el1" : "=r"(mmfr1));
+    if ((mmfr1 & 0xf) < 2) {
+        expect(0, "the CPU has FEAT_HAFDBS with dirty state");
+        return;
+    }
+    device_clean = map_alias_with(ALIAS_DEVICE_CLEAN, ATTRIDX_DEVICE,
+                                  DESC_DBM | DESC_AP_RO);
+    normal_clean = map_alias_with(ALIAS_NORMAL_CLEAN, ATTRIDX_NORMAL_WB,
+                                  DESC_DBM | DESC_AP_RO);
+    asm("mrs %0, tcr_el1" : "=r"(tcr));
+    asm volatile("msr tcr_el1, %0\n\t"
+                 "isb\n\t"
+                 "dsb ishst; tlbi vmalle1; dsb ish; isb"
+                 : : "r"(tcr | TCR_HA | TCR_HD) : "memory");
+
+    faults("DC ZVA on writable-clean Device (DBM)", dc_zva,
+           ALIAS_DEVICE_CLEAN, 13 * len);
+    expect(*device_clean & DESC_AP_RO, "  ... the descriptor stays clean");
+    zeroes("DC ZVA on writable-clean Normal (DBM)", dc_zva,
+           ALIAS_NORMAL_CLEAN);
+    expect(!(*normal_clean & DESC_AP_RO),
+           "  ... the descriptor becomes dirty");
+
+    asm volatile("msr tcr_el1, %0\n\t"
+                 "isb\n\t"
+                 "dsb ishst; tlbi vmalle1; dsb ish; isb"
+                 : : "r"(tcr) : "memory");
+}
+
 int main(void)
 {
     uint64_t mair, pfr1;
@@ -170,6 +230,7 @@ int main(void)
     map_alias(ALIAS_NORMAL_WB, ATTRIDX_NORMAL_WB);
     map_alias(ALIAS_NORMAL_NC, ATTRIDX_NORMAL_NC);
     map_alias(ALIAS_DEVICE, ATTRIDX_DEVICE);
+    map_alias_with(ALIAS_DEVICE_RO, ATTRIDX_DEVICE, DESC_AP_RO);
     asm volatile("dsb ishst; tlbi vmalle1; dsb ish; isb" : : : "memory");
 
     ml_printf("DC ZVA block size %d bytes\n", len);
@@ -181,6 +242,7 @@ int main(void)
            9 * len + 8);
     faults("DC ZVA with the MMU off", dc_zva_mmu_off,
            (uint64_t)buffer & ~(BLOCK_2M - 1), 11 * len);
+    before_permission_and_dirty_state();
 
     asm("mrs %0, id_aa64pfr1_el1" : "=r"(pfr1));
     if (((pfr1 >> 8) & 0xf) >= 1) {

@@ -6,8 +6,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#ifndef SYSTEM_HOST_MEM_TYPE_H
-#define SYSTEM_HOST_MEM_TYPE_H
+#ifndef EXEC_HOST_MEM_TYPE_H
+#define EXEC_HOST_MEM_TYPE_H
 
 /**
  * enum MemoryRegionHostMemType - the host-level memory type of guest

@@ -1,0 +1,336 @@
+/*
+ * Under a guest's stage 2, a TLB hit checks alignment as the fill did
+ *
+ * Runs at EL2 (semihosting argument "2") on -cpu max.  Each case drops
+ * to EL1, runs a few instructions there and comes back with HVC: #0 when
+ * they completed, #1 from EL1's data abort vector.  A stage 2 fault comes
+ * back by itself.
+ *
+ * HCR_EL2.FWB, stage 2 forcing Normal write-back over a stage 1 Device
+ * mapping: whatever the walk decides for an unaligned load, an unaligned
+ * load that hits the TLB entry of an aligned one must get the same.
+ *
+ * AArch32 EL1 with the short-descriptor format (HCR_EL2.RW clear), stage
+ * 1 and stage 2 Normal: unaligned loads succeed, the filling one and a
+ * hit.  The short-descriptor walk leaves the memory attributes empty,
+ * which read as Device-nGnRnE; they must not make Normal memory need
+ * alignment.  Through a stage 2 Device mapping an unaligned load takes a
+ * stage 2 Alignment fault.
+ *
+ * Copyright (c) 2026 QEMU arm64 WC project
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <stdint.h>
+#include <minilib.h>
+
+#define BLOCK_2M            (2ul << 20)
+#define ALIAS_DEVICE        (0x7fc00000ul)
+#define ATTRIDX_DEVICE      2
+/* The IPA (and VA) at which stage 2 maps RAM Device-nGnRE. */
+#define S2_DEVICE_IPA       (2ul << 30)
+
+#define EC_HVC32            0x12
+#define EC_HVC64            0x16
+#define EC_DABT_LOWER       0x24
+#define DFSC_ALIGNMENT      0x21
+#define HVC_COMPLETED       0
+#define HVC_DATA_ABORT      1
+
+#define HCR_VM              (1ul << 0)
+#define HCR_RW              (1ul << 31)
+#define HCR_FWB             (1ul << 46)
+
+#define SPSR_EL1H           0x3c5ul       /* AArch64 EL1h, DAIF masked */
+#define SPSR_A32_SVC        0x1d3ul       /* AArch32 Supervisor, AIF masked */
+
+static uint8_t buffer[4096] __attribute__((aligned(4096)));
+static uint64_t s2_level1[512] __attribute__((aligned(4096)));
+static uint32_t short_l1[4096] __attribute__((aligned(16384)));
+
+/* R0 or X0 when EL1 came back, written behind the compiler's back. */
+static volatile uint64_t __attribute__((used)) el1_x0;
+
+/*
+ * run_el1(elr, spsr, x1, x2): enter EL1 at elr with x1 and x2 (r1 and r2
+ * for AArch32) and return ESR_EL2 of the exception that brings it back.
+ * Coming back from AArch32 leaves x8-x30 UNKNOWN, so the callee-saved
+ * registers are restored from the stack, which is SP_EL2's.
+ */
+uint64_t run_el1(uint64_t elr, uint64_t spsr, uint64_t x1, uint64_t x2);
+
+asm(
+    "   .text\n"
+    "   .balign 2048\n"
+    "   .global el2_vectors\n"
+    "el2_vectors:\n"
+    "   .rept 8\n"
+    "   b       el2_unexpected\n"
+    "   .balign 128\n"
+    "   .endr\n"
+    "   b       el2_from_el1\n"             /* lower EL, AArch64, sync */
+    "   .balign 128\n"
+    "   .rept 3\n"
+    "   b       el2_unexpected\n"
+    "   .balign 128\n"
+    "   .endr\n"
+    "   b       el2_from_el1\n"             /* lower EL, AArch32, sync */
+    "   .balign 128\n"
+    "   .rept 3\n"
+    "   b       el2_unexpected\n"
+    "   .balign 128\n"
+    "   .endr\n"
+    "el2_unexpected:\n"
+    "   mov     x0, #0x18\n"                 /* SYS_EXIT, status 1 */
+    "   adr     x1, el2_exit_block\n"
+    "   hlt     #0xf000\n"
+    "   .balign 8\n"
+    "el2_exit_block:\n"
+    "   .quad   0x20026, 1\n"
+    "   .global run_el1\n"
+    "run_el1:\n"
+    "   stp     x29, x30, [sp, #-96]!\n"
+    "   stp     x19, x20, [sp, #16]\n"
+    "   stp     x21, x22, [sp, #32]\n"
+    "   stp     x23, x24, [sp, #48]\n"
+    "   stp     x25, x26, [sp, #64]\n"
+    "   stp     x27, x28, [sp, #80]\n"
+    "   msr     elr_el2, x0\n"
+    "   msr     spsr_el2, x1\n"
+    "   mov     x1, x2\n"
+    "   mov     x2, x3\n"
+    "   isb\n"
+    "   eret\n"
+    "el2_from_el1:\n"
+    "   adrp    x1, el1_x0\n"
+    "   str     x0, [x1, :lo12:el1_x0]\n"
+    "   mrs     x0, esr_el2\n"
+    "   ldp     x19, x20, [sp, #16]\n"
+    "   ldp     x21, x22, [sp, #32]\n"
+    "   ldp     x23, x24, [sp, #48]\n"
+    "   ldp     x25, x26, [sp, #64]\n"
+    "   ldp     x27, x28, [sp, #80]\n"
+    "   ldp     x29, x30, [sp], #96\n"
+    "   ret\n"
+
+    /* AArch64 EL1: every exception goes back to EL2 as HVC #1. */
+    "   .balign 2048\n"
+    "   .global el1_vectors\n"
+    "el1_vectors:\n"
+    "   .rept 16\n"
+    "   hvc     #1\n"
+    "   .balign 128\n"
+    "   .endr\n"
+    "   .global el1_load\n"
+    "el1_load:\n"                           /* x1 */
+    "   ldr     x0, [x1]\n"
+    "   hvc     #0\n"
+    "   .global el1_load_twice\n"
+    "el1_load_twice:\n"                     /* x2, then x1 */
+    "   ldr     x0, [x2]\n"
+    "   ldr     x0, [x1]\n"
+    "   hvc     #0\n"
+
+    /* AArch32 EL1, A32 code: every exception goes back to EL2 as HVC #1. */
+    "   .balign 32\n"
+    "   .global a32_vectors\n"
+    "a32_vectors:\n"
+    "   .rept 8\n"
+    "   .inst   0xe1400071\n"               /* hvc #1 */
+    "   .endr\n"
+    "   .global a32_load\n"
+    "a32_load:\n"                           /* r1 */
+    "   .inst   0xe5910000\n"               /* ldr r0, [r1] */
+    "   .inst   0xe1400070\n"               /* hvc #0 */
+    "   .global a32_load_twice\n"
+    "a32_load_twice:\n"                     /* r2, then r1 */
+    "   .inst   0xe5920000\n"               /* ldr r0, [r2] */
+    "   .inst   0xe5910000\n"               /* ldr r0, [r1] */
+    "   .inst   0xe1400070\n"               /* hvc #0 */
+);
+
+/* Global, so that the compiler's references to them need no addend. */
+extern char el2_vectors[], el1_vectors[], el1_load[], el1_load_twice[];
+extern char a32_vectors[], a32_load[], a32_load_twice[];
+
+static int ok = 1;
+
+static uint64_t sysreg_hcr(void)
+{
+    uint64_t hcr;
+
+    asm("mrs %0, hcr_el2" : "=r"(hcr));
+    return hcr;
+}
+
+static void set_hcr(uint64_t hcr)
+{
+    asm volatile("msr hcr_el2, %0\n\t"
+                 "isb\n\t"
+                 "dsb ishst\n\t"
+                 "tlbi alle1\n\t"
+                 "dsb ish\n\t"
+                 "isb" : : "r"(hcr) : "memory");
+}
+
+static void flush_tlb(void)
+{
+    asm volatile("dsb ishst; tlbi vmalls12e1; dsb ish; isb" : : : "memory");
+}
+
+static const char *outcome(uint64_t esr)
+{
+    unsigned ec = esr >> 26;
+
+    if ((ec == EC_HVC64 || ec == EC_HVC32) &&
+        (esr & 0xffff) == HVC_COMPLETED) {
+        return "completed";
+    }
+    if ((ec == EC_HVC64 || ec == EC_HVC32) &&
+        (esr & 0xffff) == HVC_DATA_ABORT) {
+        return "EL1 data abort";
+    }
+    if (ec == EC_DABT_LOWER && (esr & 0x3f) == DFSC_ALIGNMENT) {
+        return "stage 2 Alignment fault";
+    }
+    return "something else";
+}
+
+static void check(int pass, const char *what, uint64_t esr)
+{
+    uint64_t esr_el1;
+
+    asm("mrs %0, esr_el1" : "=r"(esr_el1));
+    ml_printf("%s: %s: %s (ESR_EL2 %lx, ESR_EL1 %lx)\n",
+              pass ? "PASS" : "FAIL", what, outcome(esr), esr, esr_el1);
+    ok &= pass;
+}
+
+static int completed(uint64_t esr)
+{
+    return outcome(esr)[0] == 'c';
+}
+
+/*
+ * FWB: stage 1 Device (an alias of buffer's block), stage 2 forcing
+ * Normal write-back (MemAttr 0b0110): the combined type is Normal.
+ */
+static void fwb_over_stage1_device(void)
+{
+    uint64_t device = ALIAS_DEVICE + ((uint64_t)buffer & (BLOCK_2M - 1));
+    uint64_t mmfr2, ttbr0, mair, *l2, fill, hit;
+
+    asm("mrs %0, id_aa64mmfr2_el1" : "=r"(mmfr2));
+    if (((mmfr2 >> 40) & 0xf) == 0) {
+        check(0, "the CPU has FEAT_S2FWB", 0);
+        return;
+    }
+
+    /* boot.S's EL1 tables: a Device alias of buffer's 2 MiB block. */
+    asm("mrs %0, mair_el1" : "=r"(mair));
+    mair = (mair & ~(0xfful << (8 * ATTRIDX_DEVICE))) |
+           (0x04ul << (8 * ATTRIDX_DEVICE));              /* Device-nGnRE */
+    asm volatile("msr mair_el1, %0" : : "r"(mair));
+    asm("mrs %0, ttbr0_el1" : "=r"(ttbr0));
+    l2 = (uint64_t *)(((uint64_t *)(ttbr0 & 0xfffffffff000ul))[1] &
+                      0xfffffffff000ul);
+    l2[(ALIAS_DEVICE >> 21) & 511] = ((uint64_t)buffer & ~(BLOCK_2M - 1)) |
+                                     (3ul << 53) | (1 << 10) |
+                                     (ATTRIDX_DEVICE << 2) | 1;
+    asm volatile("msr vbar_el1, %0" : : "r"(el1_vectors));
+
+    s2_level1[1] = (1ul << 30) | (1 << 10) | (3 << 8) | (3 << 6) |
+                   (0x6 << 2) | 1;
+    set_hcr(sysreg_hcr() | HCR_RW | HCR_VM | HCR_FWB);
+
+    fill = run_el1((uint64_t)el1_load, SPSR_EL1H, device + 1, 0);
+    flush_tlb();
+    hit = run_el1((uint64_t)el1_load_twice, SPSR_EL1H, device + 1, device);
+    ml_printf("INFO: FWB, stage 1 Device, stage 2 forced Normal: an "
+              "unaligned load that fills the TLB: %s\n", outcome(fill));
+    check(fill == hit, "FWB, stage 1 Device, stage 2 forced Normal: an "
+          "unaligned load that hits the TLB does the same", hit);
+
+    set_hcr(sysreg_hcr() & ~HCR_FWB);
+}
+
+/* AArch32 EL1, short descriptors: 1 MiB sections, VA == IPA. */
+static void aarch32_short_descriptor(void)
+{
+    uint64_t pfr0, esr;
+    uint32_t normal = (uint32_t)(uint64_t)buffer;
+    uint32_t s2_device = S2_DEVICE_IPA + (normal & ((1u << 30) - 1));
+
+    asm("mrs %0, id_aa64pfr0_el1" : "=r"(pfr0));
+    if (((pfr0 >> 4) & 0xf) != 2) {
+        check(0, "the CPU has AArch32 at EL1", 0);
+        return;
+    }
+
+    /*
+     * Sections for the 1 GiB of RAM and for the stage 2 Device IPAs:
+     * Normal write-back (TEX 0b001, C, B), read-write at PL1 (AP 0b01),
+     * domain 0.
+     */
+    for (uint32_t mb = 0x400; mb < 0xc00; mb++) {
+        short_l1[mb] = (mb << 20) | (1 << 12) | (1 << 10) |
+                       (1 << 3) | (1 << 2) | 2;
+    }
+
+    s2_level1[1] = (1ul << 30) | (1 << 10) | (3 << 8) | (3 << 6) |
+                   (0xf << 2) | 1;                  /* Normal write-back */
+    s2_level1[S2_DEVICE_IPA >> 30] = (1ul << 30) | (1 << 10) | (3 << 6) |
+                                     (0x1 << 2) | 1;    /* Device-nGnRE */
+
+    asm volatile("msr ttbr0_el1, %0\n\t"
+                 "msr tcr_el1, xzr\n\t"         /* TTBCR: EAE 0, N 0 */
+                 "msr dacr32_el2, %1\n\t"       /* domain 0: client */
+                 "msr vbar_el1, %2\n\t"
+                 "msr sctlr_el1, %3\n\t"        /* M, C, I; A, TRE clear */
+                 "isb"
+                 : : "r"((uint64_t)short_l1), "r"(1ul),
+                     "r"(a32_vectors), "r"(0x00c5107dul));
+    set_hcr((sysreg_hcr() & ~HCR_RW) | HCR_VM);
+
+    esr = run_el1((uint64_t)a32_load, SPSR_A32_SVC, normal + 1, 0);
+    check(completed(esr), "AArch32, short descriptors, stage 2 Normal: "
+          "unaligned LDR that fills the TLB", esr);
+
+    flush_tlb();
+    esr = run_el1((uint64_t)a32_load_twice, SPSR_A32_SVC, normal + 1,
+                  normal);
+    check(completed(esr), "AArch32, short descriptors, stage 2 Normal: "
+          "unaligned LDR that hits the TLB", esr);
+
+    flush_tlb();
+    esr = run_el1((uint64_t)a32_load, SPSR_A32_SVC, s2_device + 1, 0);
+    check((esr >> 26) == EC_DABT_LOWER && (esr & 0x3f) == DFSC_ALIGNMENT,
+          "AArch32, short descriptors, stage 2 Device: unaligned LDR", esr);
+}
+
+int main(void)
+{
+    uint64_t current_el;
+
+    asm("mrs %0, CurrentEL" : "=r"(current_el));
+    if ((current_el >> 2) != 2) {
+        ml_printf("FAIL: run this test at EL2\n");
+        return 1;
+    }
+
+    asm volatile("msr vbar_el2, %0\n\t"
+                 "msr vtcr_el2, %1\n\t"
+                 "msr vttbr_el2, %2\n\t"
+                 "isb"
+                 : : "r"(el2_vectors),
+                     "r"((1ul << 31) | (2ul << 16) | (3 << 12) | (1 << 10) |
+                         (1 << 8) | (1 << 6) | 25),
+                     "r"(s2_level1));
+
+    fwb_over_stage1_device();
+    aarch32_short_descriptor();
+
+    ml_printf("%s\n", ok ? "PASSED" : "FAILED");
+    return !ok;
+}
