@@ -53,17 +53,15 @@ static uint32_t short_l1[4096] __attribute__((aligned(16384)));
 static volatile uint64_t __attribute__((used)) el1_x0;
 
 /*
- * run_el1(elr, spsr, x1, x2): enter EL1 at elr with x1 and x2 (r1 and r2
- * for AArch32) and return ESR_EL2 of the exception that brings it back.
- * Coming back from AArch32 leaves x8-x30 UNKNOWN, so the callee-saved
- * registers are restored from the stack, which is SP_EL2's.
+ * enter_el1 enters EL1 at x0 with SPSR x1 and x2, x3 as EL1's x1, x2 (r1
+ * and r2 for AArch32), and returns ESR_EL2 of the exception that brings
+ * it back, as a procedure call.  Coming back from AArch32 leaves x8-x30
+ * UNKNOWN, so the callee-saved registers are restored from the stack,
+ * which is SP_EL2's.
  */
-uint64_t run_el1(uint64_t elr, uint64_t spsr, uint64_t x1, uint64_t x2);
-
 asm(
     "   .text\n"
     "   .balign 2048\n"
-    "   .global el2_vectors\n"
     "el2_vectors:\n"
     "   .rept 8\n"
     "   b       el2_unexpected\n"
@@ -88,8 +86,7 @@ asm(
     "   .balign 8\n"
     "el2_exit_block:\n"
     "   .quad   0x20026, 1\n"
-    "   .global run_el1\n"
-    "run_el1:\n"
+    "enter_el1:\n"
     "   stp     x29, x30, [sp, #-96]!\n"
     "   stp     x19, x20, [sp, #16]\n"
     "   stp     x21, x22, [sp, #32]\n"
@@ -116,17 +113,14 @@ asm(
 
     /* AArch64 EL1: every exception goes back to EL2 as HVC #1. */
     "   .balign 2048\n"
-    "   .global el1_vectors\n"
     "el1_vectors:\n"
     "   .rept 16\n"
     "   hvc     #1\n"
     "   .balign 128\n"
     "   .endr\n"
-    "   .global el1_load\n"
     "el1_load:\n"                           /* x1 */
     "   ldr     x0, [x1]\n"
     "   hvc     #0\n"
-    "   .global el1_load_twice\n"
     "el1_load_twice:\n"                     /* x2, then x1 */
     "   ldr     x0, [x2]\n"
     "   ldr     x0, [x1]\n"
@@ -134,25 +128,42 @@ asm(
 
     /* AArch32 EL1, A32 code: every exception goes back to EL2 as HVC #1. */
     "   .balign 32\n"
-    "   .global a32_vectors\n"
     "a32_vectors:\n"
     "   .rept 8\n"
     "   .inst   0xe1400071\n"               /* hvc #1 */
     "   .endr\n"
-    "   .global a32_load\n"
     "a32_load:\n"                           /* r1 */
     "   .inst   0xe5910000\n"               /* ldr r0, [r1] */
     "   .inst   0xe1400070\n"               /* hvc #0 */
-    "   .global a32_load_twice\n"
     "a32_load_twice:\n"                     /* r2, then r1 */
     "   .inst   0xe5920000\n"               /* ldr r0, [r2] */
     "   .inst   0xe5910000\n"               /* ldr r0, [r1] */
     "   .inst   0xe1400070\n"               /* hvc #0 */
 );
 
-/* Global, so that the compiler's references to them need no addend. */
-extern char el2_vectors[], el1_vectors[], el1_load[], el1_load_twice[];
-extern char a32_vectors[], a32_load[], a32_load_twice[];
+/* The address of an assembler label of this file. */
+#define LABEL(name) ({                                          \
+    uint64_t addr_;                                             \
+    asm("adrp %0, " #name "\n\t"                               \
+        "add %0, %0, :lo12:" #name : "=r"(addr_));              \
+    addr_;                                                      \
+})
+
+static uint64_t run_el1(uint64_t elr, uint64_t spsr, uint64_t x1,
+                        uint64_t x2)
+{
+    register uint64_t x0_ asm("x0") = elr;
+    register uint64_t x1_ asm("x1") = spsr;
+    register uint64_t x2_ asm("x2") = x1;
+    register uint64_t x3_ asm("x3") = x2;
+
+    asm volatile("bl enter_el1"
+                 : "+r"(x0_), "+r"(x1_), "+r"(x2_), "+r"(x3_)
+                 : : "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11",
+                     "x12", "x13", "x14", "x15", "x16", "x17", "x18",
+                     "x30", "cc", "memory");
+    return x0_;
+}
 
 static int ok = 1;
 
@@ -238,15 +249,15 @@ static void fwb_over_stage1_device(void)
     l2[(ALIAS_DEVICE >> 21) & 511] = ((uint64_t)buffer & ~(BLOCK_2M - 1)) |
                                      (3ul << 53) | (1 << 10) |
                                      (ATTRIDX_DEVICE << 2) | 1;
-    asm volatile("msr vbar_el1, %0" : : "r"(el1_vectors));
+    asm volatile("msr vbar_el1, %0" : : "r"(LABEL(el1_vectors)));
 
     s2_level1[1] = (1ul << 30) | (1 << 10) | (3 << 8) | (3 << 6) |
                    (0x6 << 2) | 1;
     set_hcr(sysreg_hcr() | HCR_RW | HCR_VM | HCR_FWB);
 
-    fill = run_el1((uint64_t)el1_load, SPSR_EL1H, device + 1, 0);
+    fill = run_el1(LABEL(el1_load), SPSR_EL1H, device + 1, 0);
     flush_tlb();
-    hit = run_el1((uint64_t)el1_load_twice, SPSR_EL1H, device + 1, device);
+    hit = run_el1(LABEL(el1_load_twice), SPSR_EL1H, device + 1, device);
     ml_printf("INFO: FWB, stage 1 Device, stage 2 forced Normal: an "
               "unaligned load that fills the TLB: %s\n", outcome(fill));
     check(fill == hit, "FWB, stage 1 Device, stage 2 forced Normal: an "
@@ -290,21 +301,21 @@ static void aarch32_short_descriptor(void)
                  "msr sctlr_el1, %3\n\t"        /* M, C, I; A, TRE clear */
                  "isb"
                  : : "r"((uint64_t)short_l1), "r"(1ul),
-                     "r"(a32_vectors), "r"(0x00c5107dul));
+                     "r"(LABEL(a32_vectors)), "r"(0x00c5107dul));
     set_hcr((sysreg_hcr() & ~HCR_RW) | HCR_VM);
 
-    esr = run_el1((uint64_t)a32_load, SPSR_A32_SVC, normal + 1, 0);
+    esr = run_el1(LABEL(a32_load), SPSR_A32_SVC, normal + 1, 0);
     check(completed(esr), "AArch32, short descriptors, stage 2 Normal: "
           "unaligned LDR that fills the TLB", esr);
 
     flush_tlb();
-    esr = run_el1((uint64_t)a32_load_twice, SPSR_A32_SVC, normal + 1,
+    esr = run_el1(LABEL(a32_load_twice), SPSR_A32_SVC, normal + 1,
                   normal);
     check(completed(esr), "AArch32, short descriptors, stage 2 Normal: "
           "unaligned LDR that hits the TLB", esr);
 
     flush_tlb();
-    esr = run_el1((uint64_t)a32_load, SPSR_A32_SVC, s2_device + 1, 0);
+    esr = run_el1(LABEL(a32_load), SPSR_A32_SVC, s2_device + 1, 0);
     check((esr >> 26) == EC_DABT_LOWER && (esr & 0x3f) == DFSC_ALIGNMENT,
           "AArch32, short descriptors, stage 2 Device: unaligned LDR", esr);
 }
@@ -323,7 +334,7 @@ int main(void)
                  "msr vtcr_el2, %1\n\t"
                  "msr vttbr_el2, %2\n\t"
                  "isb"
-                 : : "r"(el2_vectors),
+                 : : "r"(LABEL(el2_vectors)),
                      "r"((1ul << 31) | (2ul << 16) | (3 << 12) | (1 << 10) |
                          (1 << 8) | (1 << 6) | 25),
                      "r"(s2_level1));
