@@ -20,9 +20,9 @@
 
 #include <stdint.h>
 #include <minilib.h>
+#include "el1-block-alias.h"
 #include "fault-recorder.h"
 
-#define BLOCK_2M            (2ul << 20)
 #define ALIAS_DEVICE        (0x7fc00000ul)
 #define ATTRIDX_DEVICE      2
 #define DFSC_ALIGNMENT      0x21
@@ -145,7 +145,7 @@ static void __attribute__((used)) at_el1(void)
 
 int main(void)
 {
-    uint64_t *l2, ttbr0, mair, current_el;
+    uint64_t current_el;
 
     asm("mrs %0, CurrentEL" : "=r"(current_el));
     if ((current_el >> 2) != 2) {
@@ -154,22 +154,14 @@ int main(void)
     }
 
     /* Stage 1 (boot.S's EL1 tables): a Device alias of buffer's block. */
-    asm("mrs %0, mair_el1" : "=r"(mair));
-    mair = (mair & ~(0xfful << (8 * ATTRIDX_DEVICE))) |
-           (0x04ul << (8 * ATTRIDX_DEVICE));              /* Device-nGnRE */
-    asm volatile("msr mair_el1, %0" : : "r"(mair));
-    asm("mrs %0, ttbr0_el1" : "=r"(ttbr0));
-    l2 = (uint64_t *)(((uint64_t *)(ttbr0 & 0xfffffffff000ul))[1] &
-                      0xfffffffff000ul);
-    l2[(ALIAS_DEVICE >> 21) & 511] = ((uint64_t)buffer & ~(BLOCK_2M - 1)) |
-                                     (3ul << 53) | (1 << 10) |
-                                     (ATTRIDX_DEVICE << 2) | 1;
+    set_mair_attr(ATTRIDX_DEVICE, 0x04);                    /* Device-nGnRE */
+    map_block_alias(ALIAS_DEVICE, buffer, ATTRIDX_DEVICE, 0);
 
     /*
      * Stage 1 for S2_DEVICE_IPA: a 1 GiB block, Normal (boot.S's MAIR
      * attribute 0), identity mapped.
      */
-    ((uint64_t *)(ttbr0 & 0xfffffffff000ul))[S2_DEVICE_IPA >> 30] =
+    boot_level1_table()[S2_DEVICE_IPA >> 30] =
         S2_DEVICE_IPA | (1 << 10) | 1;
 
     /*

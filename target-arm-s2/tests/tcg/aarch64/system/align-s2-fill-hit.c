@@ -24,8 +24,8 @@
 
 #include <stdint.h>
 #include <minilib.h>
+#include "el1-block-alias.h"
 
-#define BLOCK_2M            (2ul << 20)
 #define ALIAS_DEVICE        (0x7fc00000ul)
 #define ATTRIDX_DEVICE      2
 /* The IPA (and VA) at which stage 2 maps RAM Device-nGnRE. */
@@ -230,7 +230,7 @@ static int completed(uint64_t esr)
 static void fwb_over_stage1_device(void)
 {
     uint64_t device = ALIAS_DEVICE + ((uint64_t)buffer & (BLOCK_2M - 1));
-    uint64_t mmfr2, ttbr0, mair, *l2, fill, hit;
+    uint64_t mmfr2, fill, hit;
 
     asm("mrs %0, id_aa64mmfr2_el1" : "=r"(mmfr2));
     if (((mmfr2 >> 40) & 0xf) == 0) {
@@ -239,16 +239,8 @@ static void fwb_over_stage1_device(void)
     }
 
     /* boot.S's EL1 tables: a Device alias of buffer's 2 MiB block. */
-    asm("mrs %0, mair_el1" : "=r"(mair));
-    mair = (mair & ~(0xfful << (8 * ATTRIDX_DEVICE))) |
-           (0x04ul << (8 * ATTRIDX_DEVICE));              /* Device-nGnRE */
-    asm volatile("msr mair_el1, %0" : : "r"(mair));
-    asm("mrs %0, ttbr0_el1" : "=r"(ttbr0));
-    l2 = (uint64_t *)(((uint64_t *)(ttbr0 & 0xfffffffff000ul))[1] &
-                      0xfffffffff000ul);
-    l2[(ALIAS_DEVICE >> 21) & 511] = ((uint64_t)buffer & ~(BLOCK_2M - 1)) |
-                                     (3ul << 53) | (1 << 10) |
-                                     (ATTRIDX_DEVICE << 2) | 1;
+    set_mair_attr(ATTRIDX_DEVICE, 0x04);                    /* Device-nGnRE */
+    map_block_alias(ALIAS_DEVICE, buffer, ATTRIDX_DEVICE, 0);
     asm volatile("msr vbar_el1, %0" : : "r"(LABEL(el1_vectors)));
 
     s2_level1[1] = (1ul << 30) | (1 << 10) | (3 << 8) | (3 << 6) |

@@ -18,9 +18,9 @@
 
 #include <stdint.h>
 #include <minilib.h>
+#include "el1-block-alias.h"
 #include "fault-recorder.h"
 
-#define BLOCK_2M            (2ul << 20)
 #define ALIAS_NORMAL_WB     (0x7f800000ul)    /* L2 slots 508..510 */
 #define ALIAS_NORMAL_NC     (0x7fa00000ul)
 #define ALIAS_DEVICE        (0x7fc00000ul)
@@ -33,7 +33,6 @@
 #define TCR_HA              (1ul << 39)
 #define TCR_HD              (1ul << 40)
 
-#define MAIR_ATTR(idx, attr) ((uint64_t)(attr) << ((idx) * 8))
 #define ATTRIDX_NORMAL_WB   0           /* boot.S: MAIR Attr0 = 0xee */
 #define ATTRIDX_DEVICE      2
 #define ATTRIDX_NORMAL_NC   3
@@ -45,25 +44,10 @@
 
 static uint8_t buffer[64 * 1024] __attribute__((aligned(4096)));
 
-static uint64_t *level2_table(void)
-{
-    uint64_t ttbr0, *l1;
-
-    /* boot.S: flat map, RAM's 1 GiB described by one level 2 table. */
-    asm("mrs %0, ttbr0_el1" : "=r"(ttbr0));
-    l1 = (uint64_t *)(ttbr0 & 0xfffffffff000ul);
-    return (uint64_t *)(l1[1] & 0xfffffffff000ul);
-}
-
 /* buffer's 2 MiB block at @va, with @attridx and the descriptor @bits. */
 static uint64_t *map_alias_with(uint64_t va, unsigned attridx, uint64_t bits)
 {
-    uint64_t *desc = &level2_table()[(va >> 21) & 511];
-    uint64_t af = 1 << 10, xn = 3ul << 53, block = 1;
-
-    *desc = ((uint64_t)buffer & ~(BLOCK_2M - 1)) |
-            xn | af | (attridx << 2) | bits | block;
-    return desc;
+    return map_block_alias(va, buffer, attridx, bits);
 }
 
 static void map_alias(uint64_t va, unsigned attridx)
@@ -215,17 +199,13 @@ static void before_permission_and_dirty_state(void)
 
 int main(void)
 {
-    uint64_t mair, pfr1;
+    uint64_t pfr1;
     unsigned len = zva_block_size();
 
     install_fault_recorder();
 
-    asm("mrs %0, mair_el1" : "=r"(mair));
-    mair &= ~(MAIR_ATTR(ATTRIDX_DEVICE, 0xff) |
-              MAIR_ATTR(ATTRIDX_NORMAL_NC, 0xff));
-    mair |= MAIR_ATTR(ATTRIDX_DEVICE, 0x04) |       /* Device-nGnRE */
-            MAIR_ATTR(ATTRIDX_NORMAL_NC, 0x44);     /* Normal NC */
-    asm volatile("msr mair_el1, %0" : : "r"(mair));
+    set_mair_attr(ATTRIDX_DEVICE, 0x04);            /* Device-nGnRE */
+    set_mair_attr(ATTRIDX_NORMAL_NC, 0x44);         /* Normal NC */
 
     map_alias(ALIAS_NORMAL_WB, ATTRIDX_NORMAL_WB);
     map_alias(ALIAS_NORMAL_NC, ATTRIDX_NORMAL_NC);
