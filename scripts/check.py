@@ -139,6 +139,29 @@ def tcg_align_s1_device_s2_fails_on_stock():
 
 
 @test
+def tcg_sve_mops_device_patched():
+    """tests/tcg sve-mops-device: SVE Device alignment and NF/FF suppression; MOPS on Device"""
+    assert_tcg_passes("sve-mops-device")
+
+
+@test
+def tcg_sve_mops_device_fails_on_stock():
+    """the same fails on stock QEMU 10.2.2 (SVE reads and writes Device RAM as Normal)"""
+    assert_tcg_fails_on_stock(
+        "sve-mops-device",
+        "PASS: Normal: LD1D, unaligned",
+        "FAIL: Device: LD1D, unaligned",
+        "FAIL: Device: ST1D, unaligned",
+        "FAIL: Device: gather LD1D, unaligned",
+        "FAIL: Device: LDNF1D, aligned: suppressed, FFR false for both "
+        "elements",
+        "FAIL: Device: LDFF1D, aligned: loads the first element only, FFR "
+        "true for it alone",
+        "PASS: Device: SETP/SETM/SETE of 101 bytes, unaligned",
+        "PASS: Device: CPYP/CPYM/CPYE of 77 bytes, unaligned")
+
+
+@test
 def tcg_align_s2_fill_hit_patched():
     """tests/tcg align-s2-fill-hit: TLB hits check alignment as the fill (FWB, AArch32 short descriptors)"""
     assert_tcg_passes("align-s2-fill-hit")
@@ -276,7 +299,8 @@ def upstream_check_tcg_same_as_stock():
     rc, patched, out = check_tcg("patched")
     assert rc_stock == 0 and stock, out_stock[-5000:]
     assert rc == 0, out[-5000:]
-    ours = {"dczva-device", "align-s1-device-s2", "align-s2-fill-hit"}
+    ours = {"dczva-device", "align-s1-device-s2", "align-s2-fill-hit",
+            "sve-mops-device"}
     assert set(patched) == set(stock) | ours, (sorted(stock), sorted(patched))
     print(f"  check-tcg: {len(stock)} upstream tests pass on both, "
           f"and the series' {len(ours)}")
