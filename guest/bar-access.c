@@ -9,7 +9,9 @@
  *   bar-access: <mapping> <case> <result>
  *
  * where result is OK (the access worked and the data landed), BAD-DATA
- * (it worked, the data did not land) or the signal and si_code that
+ * (it worked, the data did not land), SUPPRESSED (an SVE non-fault load
+ * did not access the BAR, reporting its elements in the FFR) or the
+ * signal and si_code that
  * killed it, e.g. SIGBUS/BUS_ADRALN.  A case whose first access to the
  * BAR is a store that must fault (a TLB fill, for an emulator) gets
  * "+WROTE" after the signal if that store changed the BAR anyway.  Then
@@ -161,6 +163,63 @@ static int zero(size_t off)
     return bar_is(off, 0, COPY_LEN);
 }
 
+/*
+ * SVE, two doubleword elements.  Device memory needs them aligned to
+ * their size; a non-fault load must not access it at all, and reports
+ * its elements in the FFR instead (returns 2: "SUPPRESSED").
+ */
+static int sve_ld1d(size_t off)
+{
+    uint64_t v[2];
+
+    fill_pattern(ram, 16, (uint8_t)off);
+    for (int i = 0; i < 16; i++) {
+        bar[off + i] = ram[i];
+    }
+    asm volatile(".arch_extension sve\n\t"
+                 "ptrue p0.d, vl2\n\t"
+                 "ld1d {z0.d}, p0/z, [%0]\n\t"
+                 "str q0, [%1]"
+                 : : "r"(bar + off), "r"(v) : "v0", "p0", "memory");
+    return memcmp(v, ram, 16) == 0;
+}
+
+static int sve_st1d(size_t off)
+{
+    uint64_t v[2] = { 0x1122334455667788ull, 0x99aabbccddeeff00ull };
+
+    asm volatile(".arch_extension sve\n\t"
+                 "ptrue p0.d, vl2\n\t"
+                 "ld1d {z0.d}, p0/z, [%1]\n\t"
+                 "st1d {z0.d}, p0, [%0]"
+                 : : "r"(bar + off), "r"(v) : "v0", "p0", "memory");
+    return bar_equals(off, (const uint8_t *)v, 16);
+}
+
+static int sve_ldnf1d(size_t off)
+{
+    uint64_t v[2];
+    uint8_t ffr[256 / 8];
+
+    fill_pattern(ram, 16, (uint8_t)off);
+    for (int i = 0; i < 16; i++) {
+        bar[off + i] = ram[i];
+    }
+    asm volatile(".arch_extension sve\n\t"
+                 "setffr\n\t"
+                 "ptrue p0.d, vl2\n\t"
+                 "ldnf1d {z0.d}, p0/z, [%0]\n\t"
+                 "rdffr p1.b\n\t"
+                 "str q0, [%1]\n\t"
+                 "str p1, [%2]"
+                 : : "r"(bar + off), "r"(v), "r"(ffr)
+                 : "v0", "p0", "p1", "memory");
+    if (!(ffr[0] & 1) && !(ffr[1] & 1)) {
+        return 2;
+    }
+    return (ffr[0] & 1) && (ffr[1] & 1) && memcmp(v, ram, 16) == 0;
+}
+
 struct access_case {
     const char *name;
     int (*run)(size_t off);
@@ -192,6 +251,9 @@ static const struct access_case cases[] = {
     { "dc-zva",             dc_zva,          0x5000 },
     { "memset0-aligned",    zero,            0x6000 },
     { "memset0-misaligned", zero,            0x8003 },
+    { "sve-ld1d-unaligned", sve_ld1d,        0x9804 },
+    { "sve-st1d-unaligned", sve_st1d,        0x9904, 16 },
+    { "sve-ldnf1d-aligned", sve_ldnf1d,      0x9a00 },
 };
 
 static const char *signame(int sig)
@@ -246,6 +308,7 @@ static void run_case(const char *mapping, const struct access_case *c)
                bar_is(c->off, UNTOUCHED, c->first_store_len) ? "" : "+WROTE");
     } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         printf("bar-access: %-12s %-20s %s\n", mapping, c->name,
+               report->data_ok == 2 ? "SUPPRESSED" :
                report->data_ok ? "OK" : "BAD-DATA");
     } else {
         printf("bar-access: %-12s %-20s DIED(status 0x%x)\n", mapping,

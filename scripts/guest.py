@@ -32,7 +32,8 @@ VFIO_USER_WC_ID = "1b36:0099"
 CASES = ("store8-aligned", "store8-unaligned", "load8-unaligned",
          "stp-ldp-aligned", "stp-ldp-unaligned", "memcpy-aligned",
          "memcpy-misaligned", "dc-zva", "memset0-aligned",
-         "memset0-misaligned")
+         "memset0-misaligned", "sve-ld1d-unaligned", "sve-st1d-unaligned",
+         "sve-ldnf1d-aligned")
 
 
 def parse_table(log):
