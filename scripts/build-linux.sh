@@ -36,7 +36,7 @@ fi
 start=$(date +%s)
 "${make[@]}" -j"$(nproc)" Image >"$bdir/build.log" 2>&1 ||
     { tail -30 "$bdir/build.log"; die "Linux build failed (log: $bdir/build.log)"; }
-for opt in KVM VFIO_PCI ARM_SMMU_V3 PCI_HOST_GENERIC; do
+for opt in KVM VFIO_PCI ARM_SMMU_V3 PCI_HOST_GENERIC ARM64_SVE; do
     grep -q "^CONFIG_$opt=y" "$bdir/.config" || die "CONFIG_$opt is not set in $bdir/.config"
 done
 note "built $bdir/arch/arm64/boot/Image in $(( $(date +%s) - start )) s"

@@ -179,6 +179,52 @@ def tcg_sel2_s1ns_fails_on_stock():
         "FAIL: DC ZVA, Secure IPA: stage 2 Alignment fault")
 
 
+HOST_TYPE_AARCH32 = TOP / "target-arm-s2" / "out-of-tree" / "tcg" / "host-type-aarch32.c"
+
+
+def run_host_type_aarch32(**props):
+    """target-arm-s2/out-of-tree/tcg/host-type-aarch32.c, built with the
+    tests/tcg harness, at EL2 on the patched QEMU with a vfio-user-pci on
+    the test server with @props: its RESULT lines, {case: outcome}."""
+    work = BUILD / "tcg-out-of-tree"
+    work.mkdir(exist_ok=True)
+    shutil.copy(HOST_TYPE_AARCH32, work)
+    prog = work / HOST_TYPE_AARCH32.stem
+    system = BUILD / "qemu" / "patched" / "src" / "tests" / "tcg" / "aarch64" / "system"
+    r = run(["make", "-s", "-C", str(TCG_DIR), f"EXTRA_CFLAGS=-I{system}", str(prog)])
+    assert r.returncode == 0, r.stdout
+    server = vu.Server()
+    try:
+        out = work / f"{prog.name}.out"
+        out.unlink(missing_ok=True)
+        r = run([str(guest.QEMU["patched"]), "-M", "virt,virtualization=on,gic-version=2",
+                 "-cpu", "max", "-display", "none", "-monitor", "none",
+                 "-chardev", f"file,path={out},id=output",
+                 "-semihosting-config", "enable=on,target=native,chardev=output,arg=2",
+                 "-device", json.dumps(vu.vfio_user_device(server, **props)),
+                 "-kernel", str(prog)], timeout=60)
+    finally:
+        server.stop()
+    text = out.read_text() if out.exists() else ""
+    assert r.returncode == 0, text + r.stdout
+    return dict(re.findall(r"^RESULT: (.*?): (.*)$", text, re.M))
+
+
+@test
+def tcg_host_type_aarch32_short_descriptors():
+    """an AArch32 short-descriptor EL1 guest on vfio-user-pci: bar2-wc=off makes an unaligned LDR from BAR2 fault"""
+    completed = {"aligned LDR from BAR2": "completed",
+                 "unaligned LDR from RAM": "completed",
+                 "unaligned LDR from BAR2": "completed"}
+    for mode in ("on", "auto"):
+        got = run_host_type_aarch32(**{"bar2-wc": mode})
+        assert got == completed, (mode, got)
+    got = run_host_type_aarch32(**{"bar2-wc": "off"})
+    # DFSR.FS 0b00001, short-descriptor format: Alignment fault.
+    assert got == dict(completed, **{"unaligned LDR from BAR2":
+                                     "EL1 data abort, DFSR 1"}), got
+
+
 @test
 def tcg_align_s2_fill_hit_patched():
     """tests/tcg align-s2-fill-hit: TLB hits check alignment as the fill (FWB, AArch32 short descriptors)"""
@@ -918,13 +964,28 @@ def vfio_user_intx_traps_mmaps_reported():
         assert bars[n]["effective"] == "host-default", bars[n]
 
 
+# memory_region_set_host_mem_type() on BAR 2's mmap, called in the main
+# loop with the BQL held: the debugger catches QMP 'stop' on entry to its
+# handler and turns that call into this one, which returns to the QMP
+# dispatcher in its place (so 'stop' stops nothing).  Only general
+# registers are written: gdb 13 cannot restore the vector registers of a
+# process on a CPU with AMX, which an inferior function call needs.
 GDB_SET_HOST_MEM_TYPE = """
 set $vdev = (VFIOPCIDevice *)((char *)vfio_device_list.lh_first - \
                               (long)&((VFIOPCIDevice *)0)->vbasedev)
-call (void)bql_lock_impl("gdb", 0)
-call (void)memory_region_set_host_mem_type(&$vdev->bars[2].region.mmaps[0].mem, MR_HOST_MEM_TYPE_DEVICE)
-call (void)bql_unlock()
+break *qmp_stop
+continue
+set $rdi = &$vdev->bars[2].region.mmaps[0].mem
+set $rsi = MR_HOST_MEM_TYPE_DEVICE
+set $pc = memory_region_set_host_mem_type
+delete
+detach
 """
+
+
+def traced(pid):
+    status = Path(f"/proc/{pid}/status").read_text()
+    return re.search(r"^TracerPid:\s+[1-9]", status, re.M) is not None
 
 
 @test
@@ -947,9 +1008,17 @@ def vfio_user_listeners_see_host_mem_type_change():
         with tempfile.NamedTemporaryFile("w", suffix=".gdb") as script:
             script.write(GDB_SET_HOST_MEM_TYPE)
             script.flush()
-            r = run(["gdb", "-nx", "-batch", "-p", str(q.proc.pid),
-                     "-x", script.name], timeout=120)
-        assert r.returncode == 0 and "error" not in r.stdout.lower(), r.stdout
+            gdb = subprocess.Popen(["gdb", "-nx", "-batch", "-p", str(q.proc.pid),
+                                    "-x", script.name], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+            vu.wait_for(lambda: traced(q.proc.pid) or gdb.poll() is not None,
+                        "gdb to attach", timeout=60)
+            # Answered once gdb has made the call and let go.
+            q.cmd("stop")
+            out = gdb.communicate(timeout=120)[0]
+        assert gdb.returncode == 0 and "error" not in out.lower(), out
+        assert "Breakpoint 1, " in out, out
         flat = hmp(q, "info mtree -f")
         after = q.output()[len(before):]
     finally:

@@ -77,6 +77,8 @@ AUTO_REASON = ("auto: QEMU sets no memory type; TCG imposes none, so the "
 class VfioUserBarWc(QemuSystemTest):
 
     timeout = 120
+    # A failure's report is the whole table's diff, case by case.
+    maxDiff = None
 
     def start_server(self):
         sock = os.path.join(self.socket_dir().name, 'vfio-user.sock')

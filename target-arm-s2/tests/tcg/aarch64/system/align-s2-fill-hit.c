@@ -24,146 +24,25 @@
 
 #include <stdint.h>
 #include <minilib.h>
+#include "asm-label.h"
 #include "el1-block-alias.h"
+#include "el2-run-el1.h"
 
 #define ALIAS_DEVICE        (0x7fc00000ul)
 #define ATTRIDX_DEVICE      2
 /* The IPA (and VA) at which stage 2 maps RAM Device-nGnRE. */
 #define S2_DEVICE_IPA       (2ul << 30)
 
-#define EC_HVC32            0x12
-#define EC_HVC64            0x16
 #define EC_DABT_LOWER       0x24
 #define DFSC_ALIGNMENT      0x21
-#define HVC_COMPLETED       0
-#define HVC_DATA_ABORT      1
 
 #define HCR_VM              (1ul << 0)
 #define HCR_RW              (1ul << 31)
 #define HCR_FWB             (1ul << 46)
 
-#define SPSR_EL1H           0x3c5ul       /* AArch64 EL1h, DAIF masked */
-#define SPSR_A32_SVC        0x1d3ul       /* AArch32 Supervisor, AIF masked */
-
 static uint8_t buffer[4096] __attribute__((aligned(4096)));
 static uint64_t s2_level1[512] __attribute__((aligned(4096)));
 static uint32_t short_l1[4096] __attribute__((aligned(16384)));
-
-/* R0 or X0 when EL1 came back, written behind the compiler's back. */
-static volatile uint64_t __attribute__((used)) el1_x0;
-
-/*
- * enter_el1 enters EL1 at x0 with SPSR x1 and x2, x3 as EL1's x1, x2 (r1
- * and r2 for AArch32), and returns ESR_EL2 of the exception that brings
- * it back, as a procedure call.  Coming back from AArch32 leaves x8-x30
- * UNKNOWN, so the callee-saved registers are restored from the stack,
- * which is SP_EL2's.
- */
-asm(
-    "   .text\n"
-    "   .balign 2048\n"
-    "el2_vectors:\n"
-    "   .rept 8\n"
-    "   b       el2_unexpected\n"
-    "   .balign 128\n"
-    "   .endr\n"
-    "   b       el2_from_el1\n"             /* lower EL, AArch64, sync */
-    "   .balign 128\n"
-    "   .rept 3\n"
-    "   b       el2_unexpected\n"
-    "   .balign 128\n"
-    "   .endr\n"
-    "   b       el2_from_el1\n"             /* lower EL, AArch32, sync */
-    "   .balign 128\n"
-    "   .rept 3\n"
-    "   b       el2_unexpected\n"
-    "   .balign 128\n"
-    "   .endr\n"
-    "el2_unexpected:\n"
-    "   mov     x0, #0x18\n"                 /* SYS_EXIT, status 1 */
-    "   adr     x1, el2_exit_block\n"
-    "   hlt     #0xf000\n"
-    "   .balign 8\n"
-    "el2_exit_block:\n"
-    "   .quad   0x20026, 1\n"
-    "enter_el1:\n"
-    "   stp     x29, x30, [sp, #-96]!\n"
-    "   stp     x19, x20, [sp, #16]\n"
-    "   stp     x21, x22, [sp, #32]\n"
-    "   stp     x23, x24, [sp, #48]\n"
-    "   stp     x25, x26, [sp, #64]\n"
-    "   stp     x27, x28, [sp, #80]\n"
-    "   msr     elr_el2, x0\n"
-    "   msr     spsr_el2, x1\n"
-    "   mov     x1, x2\n"
-    "   mov     x2, x3\n"
-    "   isb\n"
-    "   eret\n"
-    "el2_from_el1:\n"
-    "   adrp    x1, el1_x0\n"
-    "   str     x0, [x1, :lo12:el1_x0]\n"
-    "   mrs     x0, esr_el2\n"
-    "   ldp     x19, x20, [sp, #16]\n"
-    "   ldp     x21, x22, [sp, #32]\n"
-    "   ldp     x23, x24, [sp, #48]\n"
-    "   ldp     x25, x26, [sp, #64]\n"
-    "   ldp     x27, x28, [sp, #80]\n"
-    "   ldp     x29, x30, [sp], #96\n"
-    "   ret\n"
-
-    /* AArch64 EL1: every exception goes back to EL2 as HVC #1. */
-    "   .balign 2048\n"
-    "el1_vectors:\n"
-    "   .rept 16\n"
-    "   hvc     #1\n"
-    "   .balign 128\n"
-    "   .endr\n"
-    "el1_load:\n"                           /* x1 */
-    "   ldr     x0, [x1]\n"
-    "   hvc     #0\n"
-    "el1_load_twice:\n"                     /* x2, then x1 */
-    "   ldr     x0, [x2]\n"
-    "   ldr     x0, [x1]\n"
-    "   hvc     #0\n"
-
-    /* AArch32 EL1, A32 code: every exception goes back to EL2 as HVC #1. */
-    "   .balign 32\n"
-    "a32_vectors:\n"
-    "   .rept 8\n"
-    "   .inst   0xe1400071\n"               /* hvc #1 */
-    "   .endr\n"
-    "a32_load:\n"                           /* r1 */
-    "   .inst   0xe5910000\n"               /* ldr r0, [r1] */
-    "   .inst   0xe1400070\n"               /* hvc #0 */
-    "a32_load_twice:\n"                     /* r2, then r1 */
-    "   .inst   0xe5920000\n"               /* ldr r0, [r2] */
-    "   .inst   0xe5910000\n"               /* ldr r0, [r1] */
-    "   .inst   0xe1400070\n"               /* hvc #0 */
-);
-
-/* The address of an assembler label of this file. */
-#define LABEL(name) ({                                          \
-    uint64_t addr_;                                             \
-    asm("adrp %0, " #name "\n\t"                               \
-        "add %0, %0, :lo12:" #name : "=r"(addr_));              \
-    addr_;                                                      \
-})
-
-static uint64_t run_el1(uint64_t elr, uint64_t spsr, uint64_t x1,
-                        uint64_t x2)
-{
-    register uint64_t x0_ asm("x0") = elr;
-    register uint64_t x1_ asm("x1") = spsr;
-    register uint64_t x2_ asm("x2") = x1;
-    register uint64_t x3_ asm("x3") = x2;
-
-    asm volatile("bl enter_el1"
-                 : "+r"(x0_), "+r"(x1_), "+r"(x2_), "+r"(x3_)
-                 : : "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11",
-                     "x12", "x13", "x14", "x15", "x16", "x17", "x18",
-                     "x30", "cc", "memory");
-    return x0_;
-}
 
 static int ok = 1;
 
@@ -199,7 +78,7 @@ static const char *outcome(uint64_t esr)
         return "completed";
     }
     if ((ec == EC_HVC64 || ec == EC_HVC32) &&
-        (esr & 0xffff) == HVC_DATA_ABORT) {
+        (esr & 0xffff) == HVC_EXCEPTION) {
         return "EL1 data abort";
     }
     if (ec == EC_DABT_LOWER && (esr & 0x3f) == DFSC_ALIGNMENT) {

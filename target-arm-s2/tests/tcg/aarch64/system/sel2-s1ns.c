@@ -22,6 +22,7 @@
 
 #include <stdint.h>
 #include <minilib.h>
+#include "asm-label.h"
 #include "el1-block-alias.h"
 
 #define IPA_DEVICE          (2ul << 30)
@@ -135,14 +136,6 @@ asm(
     "   dc      zva, x1\n"
     "   smc     #0\n"
 );
-
-/* The address of an assembler label of this file. */
-#define LABEL(name) ({                                          \
-    uint64_t addr_;                                             \
-    asm("adrp %0, " #name "\n\t"                               \
-        "add %0, %0, :lo12:" #name : "=r"(addr_));              \
-    addr_;                                                      \
-})
 
 static uint64_t run_sel1(uint64_t entry, uint64_t x1)
 {
