@@ -168,14 +168,20 @@ static int zero(size_t off)
  * their size; a non-fault load must not access it at all, and reports
  * its elements in the FFR instead (returns 2: "SUPPRESSED").
  */
+/* A pattern at @off of the BAR, and in ram[] to compare with. */
+static void bar_put_pattern(size_t off, size_t len)
+{
+    fill_pattern(ram, len, (uint8_t)off);
+    for (size_t i = 0; i < len; i++) {
+        bar[off + i] = ram[i];
+    }
+}
+
 static int sve_ld1d(size_t off)
 {
     uint64_t v[2];
 
-    fill_pattern(ram, 16, (uint8_t)off);
-    for (int i = 0; i < 16; i++) {
-        bar[off + i] = ram[i];
-    }
+    bar_put_pattern(off, 16);
     asm volatile(".arch_extension sve\n\t"
                  "ptrue p0.d, vl2\n\t"
                  "ld1d {z0.d}, p0/z, [%0]\n\t"
@@ -201,10 +207,7 @@ static int sve_ldnf1d(size_t off)
     uint64_t v[2];
     uint8_t ffr[256 / 8];
 
-    fill_pattern(ram, 16, (uint8_t)off);
-    for (int i = 0; i < 16; i++) {
-        bar[off + i] = ram[i];
-    }
+    bar_put_pattern(off, 16);
     asm volatile(".arch_extension sve\n\t"
                  "setffr\n\t"
                  "ptrue p0.d, vl2\n\t"
