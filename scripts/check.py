@@ -245,6 +245,62 @@ def tcg_align_s2_fill_hit_fails_on_stock():
 
 
 @test
+def readme_hand_run():
+    """the README's three-command hand-run, as written: the server, QEMU, 'info vfio-bars'"""
+    readme = (TOP / "README.md").read_text()
+    block = re.search(r"By hand, in three commands.*?```sh\n(.*?)```", readme,
+                      re.S).group(1)
+    server_cmd, qemu_cmd, monitor_cmd = [
+        c for c in block.replace("\\\n", " ").splitlines() if c.strip()]
+    with tempfile.TemporaryDirectory(prefix="readme-hand-") as tmp:
+        sock = str(Path(tmp) / "wc.sock")
+        server_cmd = server_cmd.replace("/tmp/wc.sock", sock)
+        qemu_cmd = qemu_cmd.replace("/tmp/wc.sock", sock)
+        server = subprocess.Popen(["bash", "-c", f"exec {server_cmd}"], cwd=TOP,
+                                  stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            vu.wait_for(lambda: os.path.exists(sock), "the server's socket")
+            monitor = monitor_cmd.replace("(qemu) ", "")
+            r = subprocess.run(["bash", "-c", qemu_cmd], cwd=TOP, text=True,
+                               input=f"{monitor}\nquit\n", timeout=60,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert ("BAR 2: mem32 prefetchable, 0x100000 bytes, bar2-wc=off -> "
+            "device-ngnre by tcg-mmu (off: requested)") in r.stdout, r.stdout[-3000:]
+
+
+@test
+def debian_quilt_push():
+    """the series on Debian's own qemu 1:10.2.2+ds-1: appended to debian/patches/series, quilt push -a applies it"""
+    dsc = BUILD / "dl" / "qemu_10.2.2+ds-1.dsc"
+    patches = sorted(p for p in (TOP / "patches" / "qemu").glob("0*.patch")
+                     if not p.name.startswith("0000-"))
+    with tempfile.TemporaryDirectory(prefix="debian-qemu-") as tmp:
+        tree = Path(tmp) / "qemu"
+        # dpkg-source applies Debian's own patches, as a package build does.
+        r = run(["dpkg-source", "-x", str(dsc), str(tree)])
+        assert r.returncode == 0, r.stdout[-3000:]
+        ours = tree / "debian" / "patches" / "arm64-wc"
+        ours.mkdir()
+        with open(tree / "debian" / "patches" / "series", "a") as series_file:
+            for p in patches:
+                shutil.copy(p, ours)
+                series_file.write(f"arm64-wc/{p.name}\n")
+        r = run(["quilt", "push", "-a"], cwd=tree,
+                env=dict(os.environ, QUILT_PATCHES="debian/patches"))
+        assert r.returncode == 0, r.stdout[-3000:]
+        assert f"Now at patch debian/patches/arm64-wc/{patches[-1].name}" in r.stdout, \
+            r.stdout[-3000:]
+        assert "FAILED" not in r.stdout and "fuzz" not in r.stdout, r.stdout[-3000:]
+    print(f"  quilt push -a: Debian's patches, then the series' {len(patches)}")
+
+
+@test
 def fetch_qemu_rejects_bad_source():
     """QEMU_SRC that is missing or not v10.2.x: a clear error"""
     fetch = str(TOP / "scripts" / "fetch-qemu.sh")

@@ -23,7 +23,7 @@ PKGS=(
     flex bison bc bzip2 xz-utils cpio file perl valgrind
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross
     libjson-c-dev libcmocka-dev python3-ply python3-git
-    ipxe-qemu gdb python3-sphinx python3-sphinx-rtd-theme
+    ipxe-qemu gdb python3-sphinx python3-sphinx-rtd-theme quilt
 )
 BACKPORT_PKGS=(meson python3-pycotap)
 
