@@ -63,7 +63,7 @@ if [ ! -f "$bdir/build.ninja" ] || [ "$(cat "$bdir/.configured-with" 2>/dev/null
 fi
 note "building the L1 QEMU in $bdir"
 start=$(date +%s)
-ninja -C "$bdir" qemu-system-aarch64 >"$bdir/ninja.log" 2>&1 || {
+run_logged "$bdir/ninja.log" ninja -C "$bdir" qemu-system-aarch64 || {
     tail -40 "$bdir/ninja.log"
     die "L1 QEMU build failed (log: $bdir/ninja.log)"
 }

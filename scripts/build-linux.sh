@@ -34,7 +34,7 @@ if [ ! -f "$bdir/.config" ] || [ "$fragment" -nt "$bdir/.config" ]; then
 fi
 "${make[@]}" -s olddefconfig
 start=$(date +%s)
-"${make[@]}" -j"$(nproc)" Image >"$bdir/build.log" 2>&1 ||
+run_logged "$bdir/build.log" "${make[@]}" -j"$(nproc)" Image ||
     { tail -30 "$bdir/build.log"; die "Linux build failed (log: $bdir/build.log)"; }
 for opt in KVM VFIO_PCI ARM_SMMU_V3 PCI_HOST_GENERIC ARM64_SVE; do
     grep -q "^CONFIG_$opt=y" "$bdir/.config" || die "CONFIG_$opt is not set in $bdir/.config"

@@ -71,7 +71,7 @@ targets=(qemu-system-aarch64 "${args[@]}")
 note "building ${targets[*]} in $bdir"
 start=$(date +%s.%N)
 steps=$(ninja -C "$bdir" -n "${targets[@]}" | grep -c '^\[' || true)
-ninja -C "$bdir" "${targets[@]}" >"$bdir/ninja.log" 2>&1 || {
+run_logged "$bdir/ninja.log" ninja -C "$bdir" "${targets[@]}" || {
     tail -40 "$bdir/ninja.log"
     die "build failed (log: $bdir/ninja.log)"
 }

@@ -26,6 +26,34 @@ note() {
     echo "==> $*"
 }
 
+# run_logged LOG CMD...: run CMD with its output in LOG, printing a line
+# at least every minute while it runs (the time so far and LOG's last
+# line, e.g. ninja's "[N/M] ..."), so that a long build is not minutes of
+# silence.  Returns CMD's status.
+run_logged() {
+    local log=$1 pid start status last
+    shift
+    start=$(date +%s)
+    "$@" >"$log" 2>&1 &
+    pid=$!
+    while ! wait_for_exit "$pid" 60; do
+        last=$(tail -n 1 "$log" 2>/dev/null | cut -c1-100)
+        echo "    ... $(( $(date +%s) - start )) s: $last"
+    done
+    wait "$pid" && status=0 || status=$?
+    return "$status"
+}
+
+# wait_for_exit PID SECONDS: true once PID has exited, false after SECONDS.
+wait_for_exit() {
+    local pid=$1 i
+    for ((i = 0; i < $2; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 1
+    done
+    ! kill -0 "$pid" 2>/dev/null
+}
+
 # debian_archive: print the address of the Debian archive that this
 # machine's apt configuration uses for its release's main component (a
 # mirror or a proxy included), from the deb822 sources in
