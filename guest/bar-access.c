@@ -223,6 +223,44 @@ static int sve_ldnf1d(size_t off)
     return (ffr[0] & 1) && (ffr[1] & 1) && memcmp(v, ram, 16) == 0;
 }
 
+/*
+ * FEAT_MOPS: the architecture leaves the size of the accesses of CPY*
+ * and SET* open, so an implementation may copy to and set Device memory
+ * at any alignment.  SIGILL where the CPU or the kernel (before Linux
+ * 6.5) does not offer them.
+ */
+static int mops_set(size_t off)
+{
+    void *dst = (void *)(bar + off);
+    size_t len = 101;
+
+    bar_fill(off - 1, 0x11, len + 2);
+    asm volatile(".arch_extension mops\n\t"
+                 "setp [%0]!, %1!, %2\n\t"
+                 "setm [%0]!, %1!, %2\n\t"
+                 "sete [%0]!, %1!, %2"
+                 : "+r"(dst), "+r"(len) : "r"(0x5aul) : "cc", "memory");
+    return bar_is(off, 0x5a, 101) && bar[off - 1] == 0x11 &&
+           bar[off + 101] == 0x11;
+}
+
+static int mops_cpy(size_t off)
+{
+    void *dst = (void *)(bar + off);
+    const void *src = ram + 5;
+    size_t len = 77;
+
+    fill_pattern(ram + 5, len, (uint8_t)off);
+    bar_fill(off - 1, 0x11, len + 2);
+    asm volatile(".arch_extension mops\n\t"
+                 "cpyp [%0]!, [%1]!, %2!\n\t"
+                 "cpym [%0]!, [%1]!, %2!\n\t"
+                 "cpye [%0]!, [%1]!, %2!"
+                 : "+r"(dst), "+r"(src), "+r"(len) : : "cc", "memory");
+    return bar_equals(off, ram + 5, 77) && bar[off - 1] == 0x11 &&
+           bar[off + 77] == 0x11;
+}
+
 struct access_case {
     const char *name;
     int (*run)(size_t off);
@@ -257,6 +295,8 @@ static const struct access_case cases[] = {
     { "sve-ld1d-unaligned", sve_ld1d,        0x9804 },
     { "sve-st1d-unaligned", sve_st1d,        0x9904, 16 },
     { "sve-ldnf1d-aligned", sve_ldnf1d,      0x9a00 },
+    { "mops-set-unaligned", mops_set,        0x9b03 },
+    { "mops-cpy-unaligned", mops_cpy,        0x9c05 },
 };
 
 static const char *signame(int sig)

@@ -451,7 +451,8 @@ ADRALN = "SIGBUS/BUS_ADRALN"
 # fault, and an SVE non-fault load is suppressed.
 OUTCOME = {
     "device-ngnre": {c: "OK" if c in ("store8-aligned", "stp-ldp-aligned",
-                                      "memcpy-aligned") else
+                                      "memcpy-aligned", "mops-set-unaligned",
+                                      "mops-cpy-unaligned") else
                      "SUPPRESSED" if c == "sve-ldnf1d-aligned" else ADRALN
                      for c in guest.CASES},
     "normal-nc": {c: "OK" for c in guest.CASES},

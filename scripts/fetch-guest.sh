@@ -1,8 +1,10 @@
 #!/bin/bash
 # Guest assets for the BAR access tests, under build/guest/:
-#   vmlinuz         Debian's arm64 kernel (linux-image-arm64 from bookworm,
+#   vmlinuz         Debian's arm64 kernel (linux-image-arm64 from
+#                   bookworm-backports, 6.12: Linux enables FEAT_MOPS for
+#                   processes from 6.5 on, bookworm's 6.1 does not),
 #                   downloaded as a .deb through a private apt configuration
-#                   and unpacked, never installed)
+#                   and unpacked, never installed
 #   bar-access.cpio an initramfs whose /init is guest/bar-access.c, built
 #                   with aarch64-linux-gnu-gcc -static (glibc)
 # Each is rebuilt only when missing or older than its source.
@@ -12,19 +14,20 @@ set -euo pipefail
 out=$BUILD/guest
 mkdir -p "$out"
 
-if [ ! -f "$out/vmlinuz" ]; then
-    note "downloading Debian's arm64 kernel (linux-image-arm64, bookworm)"
+suite=bookworm-backports
+if [ ! -f "$out/vmlinuz" ] || ! grep -qs "($suite)" "$out/vmlinuz.version"; then
+    note "downloading Debian's arm64 kernel (linux-image-arm64, $suite)"
     private_apt_update
-    pkg=$(private_apt_cache depends linux-image-arm64 2>/dev/null |
+    pkg=$(private_apt_cache -t "$suite" depends linux-image-arm64 2>/dev/null |
           sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)/\1/p' | head -1)
-    [ -n "$pkg" ] || die "cannot resolve linux-image-arm64 in bookworm"
+    [ -n "$pkg" ] || die "cannot resolve linux-image-arm64 in $suite"
     rm -rf "$out/deb" && mkdir -p "$out/deb"
-    (cd "$out/deb" && private_apt download "$pkg" >/dev/null) ||
+    (cd "$out/deb" && private_apt -t "$suite" download "$pkg" >/dev/null) ||
         die "cannot download $pkg"
     dpkg-deb --fsys-tarfile "$out"/deb/*.deb |
         tar -x -C "$out/deb" --wildcards './boot/vmlinuz-*'
     mv "$out"/deb/boot/vmlinuz-* "$out/vmlinuz"
-    echo "$pkg $(dpkg-deb -f "$out"/deb/*.deb Version)" >"$out/vmlinuz.version"
+    echo "$pkg $(dpkg-deb -f "$out"/deb/*.deb Version) ($suite)" >"$out/vmlinuz.version"
     rm -rf "$out/deb"
 fi
 

@@ -33,7 +33,8 @@ CASES = ("store8-aligned", "store8-unaligned", "load8-unaligned",
          "stp-ldp-aligned", "stp-ldp-unaligned", "memcpy-aligned",
          "memcpy-misaligned", "dc-zva", "memset0-aligned",
          "memset0-misaligned", "sve-ld1d-unaligned", "sve-st1d-unaligned",
-         "sve-ldnf1d-aligned")
+         "sve-ldnf1d-aligned",
+         "mops-set-unaligned", "mops-cpy-unaligned")
 
 
 def parse_table(log):

@@ -69,11 +69,13 @@ debian_archive() {
 }
 
 # apt-get / apt-cache with a private configuration under $BUILD/apt: its
-# own source list (Debian sid sources for QEMU, bookworm arm64 binaries for
+# own source list (Debian sid sources for QEMU, bookworm and
+# bookworm-backports arm64 binaries for
 # the guest kernel), lists and cache.  The system's apt configuration is
 # read but never written.
 PRIVATE_APT_SOURCES="deb-src sid
-deb bookworm"
+deb bookworm
+deb bookworm-backports"
 
 private_apt_run() {
     local tool=$1 dir=$BUILD/apt

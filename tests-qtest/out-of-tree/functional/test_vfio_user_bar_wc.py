@@ -24,8 +24,9 @@ Normal-NC.
 
 Everything is local; nothing is downloaded:
 
-    QEMU_TEST_BAR_WC_KERNEL        an arm64 Linux kernel (Debian's
-                                   linux-image-arm64 works)
+    QEMU_TEST_BAR_WC_KERNEL        an arm64 Linux kernel, 6.5 or later
+                                   for the MOPS cases (Debian's
+                                   linux-image-arm64 6.12 works)
     QEMU_TEST_BAR_WC_INITRD        an initramfs with bar-access as /init
     QEMU_TEST_VFIO_USER_WC_SERVER  the vfio-user-wc-server binary
 """
@@ -53,14 +54,16 @@ CASES = ('store8-aligned', 'store8-unaligned', 'load8-unaligned',
          'stp-ldp-aligned', 'stp-ldp-unaligned', 'memcpy-aligned',
          'memcpy-misaligned', 'dc-zva', 'memset0-aligned',
          'memset0-misaligned', 'sve-ld1d-unaligned', 'sve-st1d-unaligned',
-         'sve-ldnf1d-aligned')
+         'sve-ldnf1d-aligned',
+         'mops-set-unaligned', 'mops-cpy-unaligned')
 ADRALN = 'SIGBUS/BUS_ADRALN'
 # The architecture: on Device memory every unaligned access (SVE's by
 # element), DC ZVA and so glibc's memset(0) take an alignment fault, and
 # an SVE non-fault load is suppressed; on Normal-NC nothing is.
 OUTCOME = {
     'device-ngnre': {c: 'OK' if c in ('store8-aligned', 'stp-ldp-aligned',
-                                      'memcpy-aligned') else
+                                      'memcpy-aligned', 'mops-set-unaligned',
+                                      'mops-cpy-unaligned') else
                      'SUPPRESSED' if c == 'sve-ldnf1d-aligned' else ADRALN
                      for c in CASES},
     'normal-nc': {c: 'OK' for c in CASES},
