@@ -301,6 +301,28 @@ def debian_quilt_push():
 
 
 @test
+def fetch_orig_takes_another_revision():
+    """a pinned revision gone from the archive: another one with the pinned orig tarball serves; none: an error"""
+    # Debian's small 'hello' source package stands in for qemu and linux.
+    r = run(["bash", "-c", ". scripts/lib.sh; private_apt_update; "
+             "private_apt_cache showsrc hello"], cwd=TOP)
+    version = re.search(r"^Version: (\S+)", r.stdout, re.M).group(1)
+    sha, orig = re.search(r"^Checksums-Sha256:\n(?: .*\n)*? (\w{64}) \d+ "
+                          r"(hello_[^ ]*\.orig\.tar\.\w+)$", r.stdout, re.M).groups()
+    gone = version + "+gone1"
+    with tempfile.TemporaryDirectory(prefix="fetch-orig-") as tmp:
+        r = run(["bash", "-c", f". scripts/lib.sh; fetch_orig hello {gone} "
+                 f"{orig} {sha} {tmp}"], cwd=TOP)
+        assert r.returncode == 0 and r.stdout.strip().endswith(f"{tmp}/{orig}"), r.stdout
+        assert (f"hello={gone} is gone from the archive; hello={version} has "
+                f"the same {orig}") in r.stdout, r.stdout
+    with tempfile.TemporaryDirectory(prefix="fetch-orig-") as tmp:
+        r = run(["bash", "-c", f". scripts/lib.sh; fetch_orig hello {gone} "
+                 f"{orig} {'0' * 64} {tmp}"], cwd=TOP)
+        assert r.returncode == 1 and not list(Path(tmp).iterdir()), r.stdout
+
+
+@test
 def fetch_qemu_rejects_bad_source():
     """QEMU_SRC that is missing or not v10.2.x: a clear error"""
     fetch = str(TOP / "scripts" / "fetch-qemu.sh")

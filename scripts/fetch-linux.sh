@@ -11,7 +11,8 @@ dl=$BUILD/dl/linux
 fetch_orig linux "$LINUX_DEB_VERSION" "$LINUX_ORIG" "$LINUX_ORIG_SHA256" "$dl" || {
     cat >&2 <<MSG
 error: cannot download $LINUX_ORIG (Debian's linux $LINUX_DEB_VERSION)
-  (the archive may have dropped that version, or it cannot be reached).
+  (the archive has dropped that version, and no other revision of linux in
+  its sid sources has the same orig tarball, or it cannot be reached).
   Way out: put $LINUX_ORIG (sha256 $LINUX_ORIG_SHA256)
   into $dl/ and run again.
 MSG

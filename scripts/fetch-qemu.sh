@@ -35,7 +35,8 @@ dl=$BUILD/dl
 fetch_orig qemu "$QEMU_DEB_VERSION" "$QEMU_ORIG" "$QEMU_ORIG_SHA256" "$dl" || {
     cat >&2 <<MSG
 error: cannot download Debian's qemu source package $QEMU_DEB_VERSION
-  (the archive may have dropped that version, or it cannot be reached).
+  (the archive has dropped that version, and no other revision of qemu in
+  its sid sources has the same orig tarball, or it cannot be reached).
   Ways out:
     - put $QEMU_ORIG (sha256 $QEMU_ORIG_SHA256)
       into $dl/ and run again, or

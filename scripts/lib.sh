@@ -150,6 +150,14 @@ fetch_orig() {
         # apt may fail on other parts of the source package (the archive
         # drops them with old versions); the orig tarball is what counts.
         (cd "$dir" && private_apt source --download-only "$pkg=$version") >&2 || true
+        if [ ! -f "$dir/$file" ]; then
+            local other
+            other=$(same_orig_version "$pkg" "$file" "$sha256")
+            if [ -n "$other" ]; then
+                note "$pkg=$version is gone from the archive; $pkg=$other has the same $file" >&2
+                (cd "$dir" && private_apt source --download-only "$pkg=$other") >&2 || true
+            fi
+        fi
         [ -f "$dir/$file" ] || return 1
         echo "$sha256  $dir/$file" | sha256sum -c --quiet - >/dev/null 2>&1 || {
             rm -f "$dir/$file"
@@ -157,6 +165,16 @@ fetch_orig() {
         }
     fi
     echo "$dir/$file"
+}
+
+# same_orig_version PACKAGE FILE SHA256: print a version of the source
+# package PACKAGE that the private apt configuration's deb-src suites have
+# and whose orig tarball FILE has SHA256, if there is one.
+same_orig_version() {
+    private_apt_cache showsrc "$1" 2>/dev/null | awk -v file="$2" -v sha="$3" '
+        /^Version:/ { version = $2 }
+        /^[^ ]/ { sums = ($1 == "Checksums-Sha256:") ; next }
+        sums && $1 == sha && $3 == file { print version; exit }'
 }
 
 # stage_source PROJECT TREE STOCK: stage PROJECT's series (qemu, linux) in
