@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import textwrap
 import sys
 import time
 import traceback
@@ -19,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import guest  # noqa: E402
+import libvirt_bed  # noqa: E402
 import nested_kvm  # noqa: E402
 import series  # noqa: E402
 import vfio_user as vu  # noqa: E402
@@ -1201,6 +1203,104 @@ def vfio_user_bar2_writes_land_in_server():
     finally:
         q.quit()
         server.stop()
+
+
+# The user page's libvirt example, as the series leaves it.
+USER_PAGE = BUILD / "qemu" / "patched" / "src" / "docs" / "system" / "devices" / "vfio-bar-wc.rst"
+LIBVIRT_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
+
+
+def libvirt_aarch64_domain(domain, name):
+    """Make @domain (an ElementTree <domain>) one that Debian's libvirt
+    9.0 runs here: arm TCG on the patched QEMU, UEFI firmware (libvirt
+    wants it for ACPI on aarch64, and passes -no-acpi without ACPI, which
+    QEMU 10.2 no longer has)."""
+    import xml.etree.ElementTree as ET
+    domain.set("type", "qemu")
+    ET.SubElement(domain, "name").text = name
+    ET.SubElement(domain, "memory", unit="MiB").text = "256"
+    os_ = ET.SubElement(domain, "os")
+    ET.SubElement(os_, "type", arch="aarch64", machine="virt").text = "hvm"
+    ET.SubElement(os_, "loader", readonly="yes", type="pflash").text = \
+        "/usr/share/AAVMF/AAVMF_CODE.fd"
+    ET.SubElement(os_, "nvram", template="/usr/share/AAVMF/AAVMF_VARS.fd")
+    ET.SubElement(ET.SubElement(domain, "features"), "acpi")
+    ET.SubElement(ET.SubElement(domain, "cpu", mode="custom", match="exact"),
+                  "model").text = "max"
+    devices = domain.find("devices")
+    if devices is None:
+        devices = ET.SubElement(domain, "devices")
+    ET.SubElement(devices, "emulator").text = str(guest.QEMU["patched"])
+    return ET.tostring(domain, encoding="unicode")
+
+
+@test
+def libvirt_domxml_to_native_user_page():
+    """libvirt: the user page's <hostdev> + <qemu:override> XML gives a vfio-pci -device with its barN-wc"""
+    import xml.etree.ElementTree as ET
+    ET.register_namespace("qemu", LIBVIRT_NS)
+    block = re.search(r"^\.\. code-block:: xml\n\n(.*?)\n(?=\S|\Z)",
+                      USER_PAGE.read_text(), re.S | re.M).group(1)
+    domain = ET.fromstring(textwrap.dedent(block))
+    # Where the host has VFIO, libvirt chooses this backend itself.
+    hostdev = domain.find("devices/hostdev")
+    ET.SubElement(hostdev, "driver", name="vfio")
+    with libvirt_bed.Libvirt() as lv:
+        xml = lv.dir / "user-page.xml"
+        xml.write_text(libvirt_aarch64_domain(domain, "barwc-user-page"))
+        [(_, rc, out)] = lv.run([f"virsh domxml-to-native qemu-argv {xml}"])
+    assert rc == 0, out
+    devices = [json.loads(a.strip("'")) for a in out.split()
+               if a.startswith("'{") and '"vfio-pci"' in a]
+    assert devices == [{"driver": "vfio-pci", "host": "0000:01:00.0",
+                        "id": "ua-gpu0", "bus": devices[0].get("bus"),
+                        "addr": devices[0].get("addr"),
+                        "bar1-wc": "on", "bar3-wc": "off"}], out
+
+
+@test
+def libvirt_domain_vfio_user_report():
+    """libvirt: a defined and started aarch64 domain on the patched QEMU with vfio-user-pci,bar0-wc=off,bar2-wc=on: the report through virsh, then nothing left"""
+    import xml.etree.ElementTree as ET
+    ET.register_namespace("qemu", LIBVIRT_NS)
+    server = vu.Server()
+    try:
+        domain = ET.Element("domain")
+        cmdline = ET.SubElement(domain, f"{{{LIBVIRT_NS}}}commandline")
+        ET.SubElement(cmdline, f"{{{LIBVIRT_NS}}}arg", value="-device")
+        ET.SubElement(cmdline, f"{{{LIBVIRT_NS}}}arg", value=json.dumps(
+            vu.vfio_user_device(server, id="wc0", **{"bar0-wc": "off",
+                                                     "bar2-wc": "on"})))
+        with libvirt_bed.Libvirt() as lv:
+            xml = lv.dir / "domain.xml"
+            xml.write_text(libvirt_aarch64_domain(domain, "barwc-vfio-user"))
+            results = lv.run([
+                f"virsh define {xml}",
+                "virsh start barwc-vfio-user",
+                "virsh qemu-monitor-command barwc-vfio-user --hmp 'info vfio-bars'",
+                "virsh qemu-monitor-command barwc-vfio-user "
+                "'{\"execute\":\"query-vfio-pci-bars\"}'",
+                "virsh destroy barwc-vfio-user",
+                "virsh undefine barwc-vfio-user --nvram",
+                "virsh list --all --name",
+                "pgrep -f '[g]uest=barwc-vfio-user' || echo none",
+            ])
+    finally:
+        server.stop()
+    out = {cmd.split()[1] if cmd.startswith("virsh") else "pgrep": (rc, text)
+           for cmd, rc, text in results}
+    for cmd, rc, text in results:
+        assert rc == 0, (cmd, text)
+    hmp = results[2][2]
+    for line in ("BAR 0: mem32, 0x10000 bytes, bar0-wc=off -> device-ngnre by tcg-mmu (off: requested)",
+                 "BAR 2: mem32 prefetchable, 0x100000 bytes, bar2-wc=on -> normal-nc by tcg-mmu (on: requested)"):
+        assert line in hmp, hmp
+    bars = json.loads(results[3][2])["return"][0]["bars"]
+    assert [(b["index"], b["requested"], b.get("effective")) for b in bars] == \
+        [(0, "off", "device-ngnre"), (1, "auto", None), (2, "on", "normal-nc"),
+         (3, "auto", None), (4, "auto", None), (5, "auto", None)], bars
+    assert out["list"][1].strip() == "", out["list"]
+    assert out["pgrep"][1].strip() == "none", out["pgrep"]
 
 
 @test
