@@ -23,6 +23,20 @@
  * Kernel command line parameters (passed to /init as environment):
  *   BAR_ACCESS_DEVICE=vvvv:dddd   PCI vendor:device to test (required)
  *   BAR_ACCESS_BAR=N              BAR index (default 2)
+ *   BAR_ACCESS_MODE=bandwidth     instead of the cases, write and read
+ *                                 MB/s through both mappings, for sizes
+ *                                 64 B to 1 MiB and four kinds of access
+ *                                 (8-byte stores, 16-byte STP, memcpy,
+ *                                 64-byte bursts), as a table with the
+ *                                 ratio WC/Device:
+ *                                   bar-access: bw <size> <method> ...
+ *   BAR_ACCESS_SCRATCH=off+len    the bandwidth mode's range in the BAR,
+ *                                 64-byte aligned: nothing outside it is
+ *                                 written (required for that mode)
+ *
+ * Run as a program rather than /init (in one's own VM, on a real device)
+ * it only does the bandwidth mode, with the same environment, and neither
+ * mounts anything nor powers the machine off.
  *
  * Copyright (c) 2026 QEMU arm64 WC project
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -430,7 +444,8 @@ static int find_device(unsigned vendor, unsigned device, char *out, size_t len)
     return found;
 }
 
-static void test_mapping(const char *dev, const char *file)
+/* mmap @dev's sysfs @file (resourceN, resourceN_wc) whole: NULL if not. */
+static void *map_bar(const char *dev, const char *file, size_t *len)
 {
     char path[600];
     struct stat st;
@@ -442,14 +457,27 @@ static void test_mapping(const char *dev, const char *file)
     if (fd < 0 || fstat(fd, &st) < 0) {
         printf("bar-access: %-12s cannot open %s: %s\n", file, path,
                strerror(errno));
-        return;
+        if (fd >= 0) {
+            close(fd);
+        }
+        return NULL;
     }
-    bar_len = st.st_size;
-    p = mmap(NULL, bar_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    *len = st.st_size;
+    p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
     if (p == MAP_FAILED) {
         printf("bar-access: %-12s cannot mmap %s: %s\n", file, path,
                strerror(errno));
+        return NULL;
+    }
+    return p;
+}
+
+static void test_mapping(const char *dev, const char *file)
+{
+    void *p = map_bar(dev, file, &bar_len);
+
+    if (!p) {
         return;
     }
     if (bar_len < 0x9000 + COPY_LEN) {
@@ -464,53 +492,255 @@ static void test_mapping(const char *dev, const char *file)
     munmap(p, bar_len);
 }
 
+/*
+ * Bandwidth: MB/s of writes and reads through resourceN (Device-nGnRE)
+ * and resourceN_wc (Normal-NC), within the scratch range only.
+ */
+enum bw_method { BW_STR8, BW_STP16, BW_MEMCPY, BW_BURST64, BW_METHODS };
+
+static const char *const bw_method_name[BW_METHODS] = {
+    "str8", "stp16", "memcpy", "burst64",
+};
+
+static uint8_t bw_ram[1 << 20] __attribute__((aligned(64)));
+
+/* Write (or read) @len bytes at @p, @len a multiple of 64, by @method. */
+static void bw_pass(volatile uint8_t *p, size_t len, enum bw_method method,
+                    int write)
+{
+    switch (method) {
+    case BW_STR8:
+        for (size_t i = 0; i < len; i += 8) {
+            if (write) {
+                asm volatile("str %1, [%0]" : : "r"(p + i), "r"(i) : "memory");
+            } else {
+                uint64_t v;
+                asm volatile("ldr %0, [%1]" : "=r"(v) : "r"(p + i) : "memory");
+            }
+        }
+        break;
+    case BW_STP16:
+        for (size_t i = 0; i < len; i += 16) {
+            if (write) {
+                asm volatile("stp %1, %1, [%0]" : : "r"(p + i), "r"(i)
+                             : "memory");
+            } else {
+                uint64_t a, b;
+                asm volatile("ldp %0, %1, [%2]" : "=r"(a), "=r"(b)
+                             : "r"(p + i) : "memory");
+            }
+        }
+        break;
+    case BW_MEMCPY:
+        if (write) {
+            memcpy((void *)p, bw_ram, len);
+        } else {
+            memcpy(bw_ram, (const void *)p, len);
+        }
+        break;
+    case BW_BURST64:
+        /* 64 bytes a burst: two STP (LDP) of Q register pairs. */
+        for (size_t i = 0; i < len; i += 64) {
+            if (write) {
+                asm volatile("stp q0, q1, [%0]\n\t"
+                             "stp q2, q3, [%0, #32]"
+                             : : "r"(p + i) : "memory");
+            } else {
+                asm volatile("ldp q0, q1, [%0]\n\t"
+                             "ldp q2, q3, [%0, #32]"
+                             : : "r"(p + i) : "v0", "v1", "v2", "v3",
+                                 "memory");
+            }
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static double now(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* MB/s of passes over @len bytes at @p, for at least 20 ms. */
+static double bw_measure(volatile uint8_t *p, size_t len,
+                         enum bw_method method, int write)
+{
+    double start = now(), elapsed;
+    size_t bytes = 0;
+
+    do {
+        bw_pass(p, len, method, write);
+        bytes += len;
+        elapsed = now() - start;
+    } while (elapsed < 0.02);
+    return bytes / elapsed / 1e6;
+}
+
+/* Whether this is a QEMU machine: its figures say nothing of hardware. */
+static int on_qemu(void)
+{
+    static const char *const files[] = {
+        "/sys/firmware/devicetree/base/compatible",
+        "/sys/class/dmi/id/sys_vendor",
+    };
+    char buf[256];
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        FILE *f = fopen(files[i], "r");
+        size_t n;
+
+        if (!f) {
+            continue;
+        }
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        for (size_t j = 0; j < n; j++) {
+            buf[j] = buf[j] ? buf[j] : ' ';
+        }
+        if (strstr(buf, "linux,dummy-virt") || strstr(buf, "QEMU")) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The table: for each size and method, write and read MB/s through the
+ * Device mapping, then the Normal-NC one, and the ratio WC/Device.
+ * Touches the BAR only in [scratch_off, scratch_off + scratch_len).
+ */
+static void bandwidth(const char *dev, int bar_index, size_t scratch_off,
+                      size_t scratch_len)
+{
+    volatile uint8_t *map[2];
+    size_t len[2];
+    char file[2][32];
+
+    snprintf(file[0], sizeof(file[0]), "resource%d", bar_index);
+    snprintf(file[1], sizeof(file[1]), "resource%d_wc", bar_index);
+    for (int m = 0; m < 2; m++) {
+        map[m] = map_bar(dev, file[m], &len[m]);
+        if (!map[m]) {
+            return;
+        }
+        if (scratch_off % 64 || scratch_len < 64 ||
+            scratch_off + scratch_len > len[m]) {
+            printf("bar-access: scratch range 0x%zx+0x%zx is not 64-byte "
+                   "aligned inside the BAR (0x%zx bytes)\n", scratch_off,
+                   scratch_len, len[m]);
+            return;
+        }
+    }
+    if (on_qemu()) {
+        printf("bar-access: bw note: this is a QEMU machine; under TCG these "
+               "figures say nothing about hardware\n");
+    }
+    printf("bar-access: bw %-8s %-8s %10s %10s %6s %10s %10s %6s\n",
+           "size", "method", "dev-write", "wc-write", "ratio",
+           "dev-read", "wc-read", "ratio");
+    for (size_t size = 64; size <= (1 << 20) && size <= scratch_len;
+         size *= 4) {
+        for (int method = 0; method < BW_METHODS; method++) {
+            double mbps[2][2];
+
+            for (int m = 0; m < 2; m++) {
+                for (int write = 1; write >= 0; write--) {
+                    mbps[m][write] = bw_measure(map[m] + scratch_off, size,
+                                                method, write);
+                }
+            }
+            printf("bar-access: bw %-8zu %-8s %10.1f %10.1f %6.2f "
+                   "%10.1f %10.1f %6.2f\n", size, bw_method_name[method],
+                   mbps[0][1], mbps[1][1], mbps[1][1] / mbps[0][1],
+                   mbps[0][0], mbps[1][0], mbps[1][0] / mbps[0][0]);
+        }
+    }
+    for (int m = 0; m < 2; m++) {
+        munmap((void *)map[m], len[m]);
+    }
+}
+
 int main(void)
 {
     const char *id = getenv("BAR_ACCESS_DEVICE");
     const char *bar_env = getenv("BAR_ACCESS_BAR");
+    const char *mode = getenv("BAR_ACCESS_MODE");
+    const char *scratch = getenv("BAR_ACCESS_SCRATCH");
     int bar_index = bar_env ? atoi(bar_env) : 2;
+    int as_init = getpid() == 1;
+    int bw = mode && !strcmp(mode, "bandwidth");
     unsigned vendor, device;
-    char dev[512], file[32], path[600];
+    char dev[512], file[32], path[600], *end;
+    size_t scratch_off = 0, scratch_len = 0;
     FILE *enable;
 
-    /* The initramfs holds only /init: bring up the console and sysfs. */
-    mkdir("/dev", 0755);
-    if (mount("devtmpfs", "/dev", "devtmpfs", 0, NULL) == 0) {
-        int console = open("/dev/console", O_RDWR);
+    if (as_init) {
+        /* The initramfs holds only /init: bring up the console and sysfs. */
+        mkdir("/dev", 0755);
+        if (mount("devtmpfs", "/dev", "devtmpfs", 0, NULL) == 0) {
+            int console = open("/dev/console", O_RDWR);
 
-        if (console >= 0) {
-            dup2(console, 0);
-            dup2(console, 1);
-            dup2(console, 2);
+            if (console >= 0) {
+                dup2(console, 0);
+                dup2(console, 1);
+                dup2(console, 2);
+            }
         }
+        mkdir("/sys", 0755);
+        mount("sysfs", "/sys", "sysfs", 0, NULL);
     }
-    mkdir("/sys", 0755);
-    mount("sysfs", "/sys", "sysfs", 0, NULL);
     report = mmap(NULL, sizeof(*report), PROT_READ | PROT_WRITE,
                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (scratch) {
+        scratch_off = strtoul(scratch, &end, 0);
+        scratch_len = *end == '+' ? strtoul(end + 1, &end, 0) : 0;
+    }
 
-    printf("bar-access: ram-memcpy %u\n", ram_memcpy_mbps());
-    printf("bar-access: DC ZVA block size %u bytes\n", zva_block_size());
+    if (as_init) {
+        printf("bar-access: ram-memcpy %u\n", ram_memcpy_mbps());
+        printf("bar-access: DC ZVA block size %u bytes\n", zva_block_size());
+    }
     if (!id || sscanf(id, "%x:%x", &vendor, &device) != 2) {
         printf("bar-access: set BAR_ACCESS_DEVICE=vendor:device\n");
     } else if (!find_device(vendor, device, dev, sizeof(dev))) {
         printf("bar-access: no PCI device %04x:%04x\n", vendor, device);
+    } else if (!as_init && !bw) {
+        /* The cases write all over the BAR and fault on purpose. */
+        printf("bar-access: outside /init only BAR_ACCESS_MODE=bandwidth "
+               "runs, within BAR_ACCESS_SCRATCH=offset+length\n");
+    } else if (bw && !scratch_len) {
+        printf("bar-access: set BAR_ACCESS_SCRATCH=offset+length, the part "
+               "of the BAR the bandwidth mode may overwrite\n");
     } else {
         printf("bar-access: device %s BAR %d\n", strrchr(dev, '/') + 1,
                bar_index);
-        snprintf(path, sizeof(path), "%s/enable", dev);
-        enable = fopen(path, "w");
-        if (enable) {
-            fputs("1", enable);
-            fclose(enable);
+        if (as_init) {
+            snprintf(path, sizeof(path), "%s/enable", dev);
+            enable = fopen(path, "w");
+            if (enable) {
+                fputs("1", enable);
+                fclose(enable);
+            }
         }
-        snprintf(file, sizeof(file), "resource%d", bar_index);
-        test_mapping(dev, file);
-        snprintf(file, sizeof(file), "resource%d_wc", bar_index);
-        test_mapping(dev, file);
+        if (bw) {
+            bandwidth(dev, bar_index, scratch_off, scratch_len);
+        } else {
+            snprintf(file, sizeof(file), "resource%d", bar_index);
+            test_mapping(dev, file);
+            snprintf(file, sizeof(file), "resource%d_wc", bar_index);
+            test_mapping(dev, file);
+        }
     }
     printf("bar-access: done\n");
     fflush(stdout);
-    reboot(RB_POWER_OFF);
+    if (as_init) {
+        reboot(RB_POWER_OFF);
+    }
     return 0;
 }

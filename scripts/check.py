@@ -524,6 +524,34 @@ def guest_bar_access_stock():
     check_table(table, EXPECTED_STOCK)
 
 
+@test
+def guest_bandwidth_table():
+    """the guest's bandwidth mode on vfio-user-pci,bar2-wc=on: the WC/Device table for every size and method, the QEMU caveat, nothing written outside its scratch range"""
+    server = vu.Server()
+    try:
+        memfd = server.bars_file()
+        with open(memfd, "r+b") as f:
+            f.write(b"\xa5" * (MIB + 0x10000))
+        dev = vu.vfio_user_device(server, **{"bar2-wc": "on"})
+        _, log = guest.boot(guest.QEMU["patched"], ["-device", json.dumps(dev)],
+                            guest.VFIO_USER_WC_ID, append=guest.BANDWIDTH_APPEND)
+        with open(memfd, "rb") as f:
+            after = f.read()
+    finally:
+        server.stop()
+    rows, says_qemu = guest.parse_bandwidth(log)
+    sizes = [64 << (2 * i) for i in range(7)]             # 64 B .. 256 KiB
+    methods = ["str8", "stp16", "memcpy", "burst64"]
+    assert sorted(rows) == sorted((z, m) for z in sizes for m in methods), log[-3000:]
+    assert all(v > 0 for r in rows.values() for v in r), rows
+    assert says_qemu, log[-3000:]
+    start, length = 0x80000, 0x40000
+    assert after[:start] == b"\xa5" * start, "written below the scratch range"
+    assert after[start + length:] == b"\xa5" * (len(after) - start - length), \
+        "written above the scratch range (or in BAR0)"
+    assert after[start:start + length] != b"\xa5" * length, "nothing written"
+
+
 FUNCTIONAL_TEST = (TOP / "tests-qtest" / "out-of-tree" / "functional" /
                    "test_vfio_user_bar_wc.py")
 FUNCTIONAL_CASES = ("test_bar0_default_auto", "test_bar2_wc_auto",

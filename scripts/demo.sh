@@ -20,6 +20,7 @@ SVE's element accesses need alignment on Device memory too, and its
 non-fault loads must not touch it (SUPPRESSED: the FFR says the load did
 not happen); stock QEMU kept both rules only for MMIO, not for a Device
 mapping of RAM such as this BAR.
+
 MSG
 
 cat <<MSG
@@ -35,6 +36,15 @@ memslot flag sets KVM's stage 2 and auto leaves KVM's own Normal-NC.
 
 MSG
 scripts/nested_kvm.py --l2
+cat <<MSG
+
+The guest's bandwidth mode: MB/s through resource2 (Device) and
+resource2_wc (Normal-NC) and their ratio, over a scratch range of the BAR.
+Under TCG they show QEMU's costs, not the hardware's; run the program in
+your own VM on a real device (see guest/bar-access.c) for those.
+
+MSG
+scripts/guest.py --bandwidth
 cat <<MSG
 
 A vfio-user-pci device on the project's libvfio-user test server

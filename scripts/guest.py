@@ -7,10 +7,12 @@ guest's table:
   scripts/guest.py --compare      stock 10.2.2 and patched, side by side
   scripts/guest.py --modes        the guest on vfio-user-pci (the project's
                                   test server), bar2-wc=on, auto and off
+  scripts/guest.py --bandwidth    the guest's bandwidth table, WC vs Device
 """
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -47,11 +49,12 @@ def parse_table(log):
     return table
 
 
-def boot(qemu, device_args=None, device_id=IVSHMEM_ID, timeout=120):
+def boot(qemu, device_args=None, device_id=IVSHMEM_ID, timeout=120, append=""):
     """Boot the guest on @qemu; return (table, log): table maps
     (mapping, case) to the result the guest printed.  By default the BAR
     under test is ivshmem-plain's BAR2; @device_args and @device_id put
-    another PCI device there instead."""
+    another PCI device there instead; @append goes on the kernel command
+    line (e.g. the bandwidth mode's BAR_ACCESS_MODE and _SCRATCH)."""
     with tempfile.NamedTemporaryFile(prefix="bar-access-shm-") as shm:
         shm.truncate(1 << 20)
         if device_args is None:
@@ -65,7 +68,7 @@ def boot(qemu, device_args=None, device_id=IVSHMEM_ID, timeout=120):
                "-initrd", str(GUEST / "bar-access.cpio"),
                "-append", "console=ttyAMA0 quiet panic=-1 "
                           f"BAR_ACCESS_DEVICE={device_id} "
-                          f"BAR_ACCESS_BAR={IVSHMEM_BAR}",
+                          f"BAR_ACCESS_BAR={IVSHMEM_BAR} {append}",
                *device_args]
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=timeout)
@@ -88,6 +91,27 @@ def boot_vfio_user(qemu, mode):
         return boot(qemu, ["-device", json.dumps(dev)], VFIO_USER_WC_ID)[0]
     finally:
         server.stop()
+
+
+# The bandwidth mode over BAR2's second half: sizes 64 B to 256 KiB.
+BANDWIDTH_APPEND = "BAR_ACCESS_MODE=bandwidth BAR_ACCESS_SCRATCH=0x80000+0x40000"
+
+
+def parse_bandwidth(log):
+    """The bandwidth mode's table: {(size, method): (dev-write, wc-write,
+    dev-read, wc-read)} in MB/s, and whether the guest said it is QEMU."""
+    rows = {}
+    for m in re.finditer(r"^bar-access: bw (\d+) +(\w+) +([\d.]+) +([\d.]+) +"
+                         r"[\d.infa]+ +([\d.]+) +([\d.]+) +[\d.infa]+\s*$",
+                         log, re.M):
+        rows[(int(m.group(1)), m.group(2))] = tuple(float(m.group(i))
+                                                    for i in (3, 4, 5, 6))
+    return rows, "bar-access: bw note: this is a QEMU machine" in log
+
+
+def bandwidth_lines(log):
+    return "\n".join(line.split("bar-access: ", 1)[1]
+                     for line in log.splitlines() if "bar-access: bw " in line)
 
 
 def format_table(columns):
@@ -113,7 +137,13 @@ def main():
                     help="boot stock and patched QEMU, print both")
     ap.add_argument("--modes", action="store_true",
                     help="the guest on vfio-user-pci, bar2-wc=on/auto/off")
+    ap.add_argument("--bandwidth", action="store_true",
+                    help="the bandwidth mode's table (ivshmem BAR2, patched)")
     a = ap.parse_args()
+    if a.bandwidth:
+        print(bandwidth_lines(boot(a.qemu or QEMU["patched"],
+                                   append=BANDWIDTH_APPEND)[1]))
+        return
     if a.modes:
         columns = [(f"bar2-wc={m}", boot_vfio_user(QEMU["patched"], m))
                    for m in ("on", "auto", "off")]
