@@ -1341,9 +1341,40 @@ def vfio_user_server_exits_cleanly():
     assert not os.path.exists(path)
 
 
+# The meson suites (meson.build reads them with --list): what needs more
+# than a QEMU without a guest, and what takes minutes.
+SUITE_GUEST = {"guest_bar_access_patched", "guest_bar_access_stock",
+               "guest_bandwidth_table", "functional_vfio_user_bar_wc",
+               "functional_vfio_user_bar_wc_fails_on_stock",
+               "vfio_user_auto_sets_nothing", "vfio_user_modes_and_mtree"}
+SUITE_SLOW = {"series_check", "readme_git_am_works", "linux_series_check",
+              "upstream_qtest_aarch64_same_as_stock",
+              "upstream_check_tcg_same_as_stock", "docs_build",
+              "incremental_rebuild"}
+
+
+def suite(name):
+    if name.startswith("nested_"):
+        return "nested"
+    if name in SUITE_GUEST:
+        return "guest"
+    if name in SUITE_SLOW:
+        return "slow"
+    return "quick"
+
+
 def main():
     passed = failed = 0
     only = sys.argv[1:]
+    if only == ["--list"]:
+        for t in TESTS:
+            print(f"{t.__name__}\t{suite(t.__name__)}")
+        return 0
+    unknown = set(only) - {t.__name__ for t in TESTS}
+    if unknown:
+        print(f"check.py: no such test: {', '.join(sorted(unknown))} "
+              "(--list lists them)", file=sys.stderr)
+        return 2
     for t in TESTS:
         if only and t.__name__ not in only:
             continue
