@@ -1209,6 +1209,17 @@ def vfio_user_hotplug_50():
 
 
 @test
+def vfio_user_hotplug_valgrind():
+    """under valgrind, 50 hot-plug cycles of vfio-user-pci (bar2-wc on/off/auto) leak nothing and add no memory error"""
+    r = run([sys.executable, str(TOP / "scripts" / "leak-hotplug.py"), "50"],
+            timeout=900)
+    assert r.returncode == 0, r.stdout[-5000:]
+    for cycles in (0, 50):
+        assert (f"valgrind, {cycles} hot-plug cycles: definitely lost 0 bytes, "
+                "0 errors") in r.stdout, r.stdout[-5000:]
+
+
+@test
 def vfio_user_bar2_writes_land_in_server():
     """qtest accesses through BAR2 reach the server's memfd, both ways"""
     server = vu.Server()
@@ -1350,7 +1361,7 @@ SUITE_GUEST = {"guest_bar_access_patched", "guest_bar_access_stock",
 SUITE_SLOW = {"series_check", "readme_git_am_works", "linux_series_check",
               "upstream_qtest_aarch64_same_as_stock",
               "upstream_check_tcg_same_as_stock", "docs_build",
-              "incremental_rebuild"}
+              "incremental_rebuild", "vfio_user_hotplug_valgrind"}
 
 
 def suite(name):

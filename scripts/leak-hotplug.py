@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Opt-in, slow: device_add / device_del of vfio-user-pci under valgrind.
+"""device_add / device_del of vfio-user-pci under valgrind.
 
 Runs QEMU under valgrind's memcheck twice, with 0 and with N (default 50)
-hot-plug cycles of a vfio-user-pci with bar2-wc set, and prints valgrind's
-leak summary for both: what grows with N is what hot-plug leaks.
+hot-plug cycles of a vfio-user-pci whose bar2-wc cycles through on, off
+and auto, and prints valgrind's leak summary for both: what grows with N
+is what hot-plug leaks.  check.py's vfio_user_hotplug_valgrind runs it.
 
   scripts/leak-hotplug.py [N]
 """
@@ -22,8 +23,9 @@ def run(cycles):
     q = vu.Qemu("-device", "pcie-root-port,id=rp0,chassis=1", wrapper=VALGRIND)
     try:
         for i in range(cycles):
+            mode = ("on", "off", "auto")[i % 3]
             q.cmd("device_add", **vu.vfio_user_device(server, id="wc0", bus="rp0",
-                                                       **{"bar2-wc": "auto"}))
+                                                       **{"bar2-wc": mode}))
             assert [d["device-id"] for d in q.cmd("query-vfio-pci-bars")] == ["wc0"]
             q.cmd("device_del", id="wc0")
             q.wait_event("DEVICE_DELETED", timeout=60)
