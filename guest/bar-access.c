@@ -540,12 +540,19 @@ static void bw_pass(volatile uint8_t *p, size_t len, enum bw_method method,
         break;
     case BW_BURST64:
         /* 64 bytes a burst: two STP (LDP) of Q register pairs. */
-        for (size_t i = 0; i < len; i += 64) {
-            if (write) {
-                asm volatile("stp q0, q1, [%0]\n\t"
-                             "stp q2, q3, [%0, #32]"
-                             : : "r"(p + i) : "memory");
-            } else {
+        if (write) {
+            asm volatile("ldp q0, q1, [%2]\n\t"
+                         "ldp q2, q3, [%2, #32]\n"
+                         "1:\n\t"
+                         "stp q0, q1, [%0]\n\t"
+                         "stp q2, q3, [%0, #32]\n\t"
+                         "add %0, %0, #64\n\t"
+                         "subs %1, %1, #64\n\t"
+                         "b.ne 1b"
+                         : "+r"(p), "+r"(len) : "r"(bw_ram)
+                         : "v0", "v1", "v2", "v3", "cc", "memory");
+        } else {
+            for (size_t i = 0; i < len; i += 64) {
                 asm volatile("ldp q0, q1, [%0]\n\t"
                              "ldp q2, q3, [%0, #32]"
                              : : "r"(p + i) : "v0", "v1", "v2", "v3",
@@ -637,6 +644,8 @@ static void bandwidth(const char *dev, int bar_index, size_t scratch_off,
             return;
         }
     }
+    /* What the writes store: not zeros, so that they can be seen. */
+    fill_pattern(bw_ram, sizeof(bw_ram), 0x5a);
     if (on_qemu()) {
         printf("bar-access: bw note: this is a QEMU machine; under TCG these "
                "figures say nothing about hardware\n");

@@ -714,6 +714,28 @@ def check_l2_table(l2, wc_stage2):
     check_table(l2.table, expected_table(wc_stage2))
 
 
+@test
+def nested_l1_bandwidth_program():
+    """guest/bar-access run as a program in a VM (L1, on its ivshmem BAR), in its bandwidth mode: the table, then it returns; nothing written outside its scratch range"""
+    _, log, bar = nested_l2("patched")
+    tests = nested_kvm.parse(log)
+    run_ = tests["l1-bandwidth"]
+    assert run_.status == 0, run_.log[-3000:]
+    rows, says_qemu = guest.parse_bandwidth(run_.log)
+    sizes = [64 << (2 * i) for i in range(6)]             # 64 B .. 64 KiB
+    assert sorted(rows) == sorted((z, m) for z in sizes for m in
+                                  ("str8", "stp16", "memcpy", "burst64")), run_.log[-3000:]
+    assert says_qemu, run_.log[-3000:]
+    # L1 went on to L2 rather than powering off.
+    assert all(f"l2-bar2-wc={m}" in tests for m in L2_MODES), sorted(tests)
+    start, length = nested_kvm.L1_BANDWIDTH_SCRATCH
+    # L2's cases write below 0xa000 only.
+    assert bar[0xa000:start] == bytes(start - 0xa000), "written below the scratch range"
+    assert bar[start + length:] == bytes(len(bar) - start - length), \
+        "written above the scratch range"
+    assert bar[start:start + length] != bytes(length), "nothing written"
+
+
 KVM_AUTO_REASON = ("auto: QEMU sets no memory type; KVM chooses: on arm64, "
                    "Normal-NC for a vfio-pci BAR, Device-nGnRE for device "
                    "memory whose driver does not allow any uncached type")

@@ -50,8 +50,12 @@ INITRAMFS = NESTED / "l1.cpio"
 L1_QEMU = BUILD / "qemu" / "l1" / "build" / "qemu-system-aarch64.stripped"
 QMP_CALL = NESTED / "qmp-call"
 L2_FILES = {"l1/qemu-system-aarch64": L1_QEMU, "l1/qmp-call": QMP_CALL,
+            "l1/bar-access": guest.GUEST / "initramfs" / "init",
             "l2/Image": KERNEL["patched"],
             "l2/bar-access.cpio": guest.GUEST / "bar-access.cpio"}
+# L1 runs guest/bar-access as a program (as a user would in their own VM)
+# in its bandwidth mode over this part of the ivshmem BAR, before L2.
+L1_BANDWIDTH_SCRATCH = (0xC0000, 0x20000)
 # What L1 QEMU's -device has, for the tests: id, and the BAR L2 tests.
 L2_DEVICE_ID = "wc0"
 L2_BAR = 2
@@ -85,7 +89,8 @@ def build_initramfs():
         shutil.copy2(path, root / dest)
     shutil.copy2(SELFTEST_LIST, root / "selftests")
     shutil.copy2(INIT, root / "init")
-    for exe in ("bin/busybox", "init", "l1/qemu-system-aarch64", "l1/qmp-call"):
+    for exe in ("bin/busybox", "init", "l1/qemu-system-aarch64", "l1/qmp-call",
+                "l1/bar-access"):
         (root / exe).chmod(0o755)
     files = subprocess.run("find . | LC_ALL=C sort", shell=True, cwd=root,
                            check=True, capture_output=True).stdout
