@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """The vfio-user test device server and a QEMU that talks QMP to the tests
-over a UNIX socket: real processes, real sockets."""
+over a UNIX socket: real processes, real sockets.  The QMP client is
+QEMU's own (python/qemu/qmp, from the staged tree)."""
 
+import asyncio
 import json
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,6 +17,10 @@ TOP = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("BUILD", TOP / "build"))
 SERVER = BUILD / "server" / "vfio-user-wc-server"
 QEMU = BUILD / "qemu" / "patched" / "build" / "qemu-system-aarch64"
+
+sys.path.insert(0, str(BUILD / "qemu" / "patched" / "src" / "python"))
+from qemu.qmp import ConnectError  # noqa: E402
+from qemu.qmp.legacy import QEMUMonitorProtocol  # noqa: E402
 
 
 def wait_for(predicate, what, timeout=10.0):
@@ -77,23 +84,23 @@ class Qemu:
              "-display", "none", "-S", "-qmp", f"unix:{qmp_path},server=on,wait=off",
              *args],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
-        self.sock = socket.socket(socket.AF_UNIX)
+        self.qmp = None
 
         def connected():
             # The socket file appears at bind(), before QEMU listens.
             if self.proc.poll() is not None:
                 raise RuntimeError(f"QEMU exited: {self.output()}")
+            qmp = QEMUMonitorProtocol(qmp_path)
             try:
-                self.sock.connect(qmp_path)
-                return True
-            except (FileNotFoundError, ConnectionRefusedError):
+                qmp.connect()
+            except (ConnectError, OSError):
+                qmp.close()
                 return False
+            self.qmp = qmp
+            return True
 
         wait_for(connected, "QEMU's QMP socket", timeout=60)
-        self.rfile = self.sock.makefile("r")
         self.events = []
-        json.loads(self.rfile.readline())        # the greeting
-        self.cmd("qmp_capabilities")
         if qtest:
             self.qtest = socket.socket(socket.AF_UNIX)
             self.qtest.connect(qtest_path)
@@ -115,39 +122,36 @@ class Qemu:
         return self.log.read()
 
     def cmd(self, name, **args):
-        msg = {"execute": name}
-        if args:
-            msg["arguments"] = args
-        self.sock.sendall(json.dumps(msg).encode() + b"\n")
-        while True:
-            reply = json.loads(self.rfile.readline())
-            if "event" in reply:
-                self.events.append(reply)
-            elif "error" in reply:
-                raise QMPError(reply["error"])
-            else:
-                return reply["return"]
+        reply = self.qmp.cmd_raw(name, args or None)
+        if "error" in reply:
+            raise QMPError(reply["error"])
+        return reply["return"]
 
     def wait_event(self, name, timeout=10.0):
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                for i, ev in enumerate(self.events):
-                    if ev["event"] == name:
-                        return self.events.pop(i)
-                line = self.rfile.readline()
-                if not line:
-                    raise RuntimeError(f"QEMU closed QMP: {self.output()}")
-                self.events.append(json.loads(line))
-        finally:
-            self.sock.settimeout(None)
+        for i, ev in enumerate(self.events):
+            if ev["event"] == name:
+                return self.events.pop(i)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                ev = self.qmp.pull_event(wait=max(left, 0.001))
+            except asyncio.TimeoutError:
+                raise TimeoutError(f"no {name} event in {timeout} s: "
+                                   f"{self.output()[-2000:]}") from None
+            if ev["event"] == name:
+                return ev
+            self.events.append(ev)
 
     def quit(self):
         try:
             self.cmd("quit")
-        except (OSError, ValueError):
+        except Exception:       # QEMU may close QMP before the reply
             pass
-        self.sock.close()
+        try:
+            self.qmp.close()
+        except EOFError:        # QEMU has closed its end, as quit does
+            pass
         rc = self.proc.wait(timeout=60)
         out = self.output()
         self.log.close()
