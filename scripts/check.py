@@ -1191,6 +1191,89 @@ def vfio_user_bad_inputs():
 
 
 @test
+def vfio_user_bad_value_types():
+    """device_add with bar2-wc a number, a bool, null, an object, an empty or a huge string: each refused, named, nothing left"""
+    server = vu.Server()
+    wrong_type = "Invalid parameter type for 'bar2-wc', expected: string"
+    huge = "x" * 100000
+    cases = [({"bar2-wc": 1}, wrong_type), ({"bar2-wc": True}, wrong_type),
+             ({"bar2-wc": None}, wrong_type), ({"bar2-wc": {}}, wrong_type),
+             ({"bar2-wc": ""}, "Parameter 'bar2-wc' does not accept value ''"),
+             ({"bar2-wc": huge},
+              f"Parameter 'bar2-wc' does not accept value '{huge}'")]
+    assert_device_adds_refused(server, cases, qtest=True)
+
+
+@test
+def vfio_user_bar_wc_realize_time_only():
+    """qom-get reads barN-wc of a realized device; qom-set of it is refused (realize-time only); HMP info vfio-bars takes no argument"""
+    server = vu.Server()
+    q = vu.Qemu("-device", json.dumps(vu.vfio_user_device(server, id="wc0",
+                                                          **{"bar2-wc": "on"})))
+    try:
+        path = "/machine/peripheral/wc0"
+        got = [q.cmd("qom-get", path=path, property=f"bar{n}-wc") for n in range(6)]
+        try:
+            q.cmd("qom-set", path=path, property="bar2-wc", value="off")
+            refused = None
+        except vu.QMPError as e:
+            refused = str(e)
+        after = q.cmd("query-vfio-pci-bars")[0]["bars"][2]
+        extra = hmp(q, "info vfio-bars wc0")
+    finally:
+        q.quit()
+        server.stop()
+    assert got == ["auto", "auto", "on", "auto", "auto", "auto"], got
+    assert refused == ("Attempt to set property 'bar2-wc' on device 'wc0' "
+                       "(type 'vfio-user-pci') after it was realized"), refused
+    assert (after["requested"], after["effective"]) == ("on", "normal-nc"), after
+    assert "vfio-bars: extraneous characters at the end of line" in extra, extra
+
+
+def qemu_exit(*args):
+    """QEMU (TCG, paused) with @args, which must make it exit: (rc, output)."""
+    r = run([str(vu.QEMU), "-M", "virt", "-nic", "none", "-display", "none",
+             "-S", "-monitor", "none", *args], timeout=60)
+    return r.returncode, r.stdout
+
+
+@test
+def vfio_user_bad_command_lines():
+    """-device with a repeated barN-wc, -global with a bad value, barN-wc on a device without it: QEMU exits naming it; a good -global applies, -device overrides it"""
+    server = vu.Server()
+    try:
+        dev = json.dumps(vu.vfio_user_device(server, id="wc0"))
+        repeated = dev[:-1] + ', "bar2-wc": "on", "bar2-wc": "off"}'
+        results = {
+            "repeated": qemu_exit("-device", repeated),
+            "global": qemu_exit("-global", "vfio-user-pci.bar2-wc=maybe",
+                                "-device", dev),
+            "other device": qemu_exit("-device",
+                                      "pcie-root-port,id=rp0,chassis=1,bar2-wc=on"),
+        }
+        good = {}
+        for name, props in (("global", {}), ("device over global", {"bar2-wc": "on"})):
+            q = vu.Qemu("-global", "vfio-user-pci.bar2-wc=off", "-device",
+                        json.dumps(vu.vfio_user_device(server, id="wc0", **props)))
+            good[name] = q.cmd("query-vfio-pci-bars")[0]["bars"][2]
+            q.quit()
+    finally:
+        server.stop()
+    assert results["repeated"][0] == 1 and \
+        "JSON parse error, duplicate key" in results["repeated"][1], results
+    assert results["global"][0] == 1 and \
+        ("can't apply global vfio-user-pci.bar2-wc=maybe: Parameter 'bar2-wc' "
+         "does not accept value 'maybe'") in results["global"][1], results
+    assert results["other device"][0] == 1 and \
+        "Property 'pcie-root-port.bar2-wc' not found" in results["other device"][1], \
+        results
+    assert (good["global"]["requested"], good["global"]["effective"]) == \
+        ("off", "device-ngnre"), good
+    assert (good["device over global"]["requested"],
+            good["device over global"]["effective"]) == ("on", "normal-nc"), good
+
+
+@test
 def vfio_user_bad_command_line():
     """an on that cannot be honoured on the command line: QEMU exits, says why"""
     server = vu.Server()
