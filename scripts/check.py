@@ -1190,6 +1190,13 @@ def vfio_user_bad_inputs():
     assert_device_adds_refused(server, cases, qtest=True)
 
 
+def qemu_exit(*args):
+    """QEMU (TCG, paused) with @args, which must make it exit: (rc, output)."""
+    r = run([str(vu.QEMU), "-M", "virt", "-nic", "none", "-display", "none",
+             "-S", "-monitor", "none", *args], timeout=60)
+    return r.returncode, r.stdout
+
+
 @test
 def vfio_user_bad_value_types():
     """device_add with bar2-wc a number, a bool, null, an object, an empty or a huge string: each refused, named, nothing left"""
@@ -1228,13 +1235,6 @@ def vfio_user_bar_wc_realize_time_only():
                        "(type 'vfio-user-pci') after it was realized"), refused
     assert (after["requested"], after["effective"]) == ("on", "normal-nc"), after
     assert "vfio-bars: extraneous characters at the end of line" in extra, extra
-
-
-def qemu_exit(*args):
-    """QEMU (TCG, paused) with @args, which must make it exit: (rc, output)."""
-    r = run([str(vu.QEMU), "-M", "virt", "-nic", "none", "-display", "none",
-             "-S", "-monitor", "none", *args], timeout=60)
-    return r.returncode, r.stdout
 
 
 @test
@@ -1278,15 +1278,13 @@ def vfio_user_bad_command_line():
     """an on that cannot be honoured on the command line: QEMU exits, says why"""
     server = vu.Server()
     try:
-        r = run([str(vu.QEMU), "-M", "virt", "-nic", "none", "-display", "none",
-                 "-device", json.dumps(vu.vfio_user_device(server, **{"bar1-wc": "on"}))],
-                timeout=60)
+        rc, out = qemu_exit("-device", json.dumps(
+            vu.vfio_user_device(server, **{"bar1-wc": "on"})))
     finally:
         server.stop()
-    assert r.returncode == 1, r.stdout
-    assert vfio_user_error(server, "bar1-wc=on: BAR 1 is an I/O BAR") in r.stdout, \
-        r.stdout
-    assert "Only memory BARs have a memory type" in r.stdout, r.stdout
+    assert rc == 1, out
+    assert vfio_user_error(server, "bar1-wc=on: BAR 1 is an I/O BAR") in out, out
+    assert "Only memory BARs have a memory type" in out, out
 
 
 @test
