@@ -16,6 +16,7 @@ import textwrap
 import sys
 import time
 import traceback
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -1350,6 +1351,7 @@ def vfio_user_bar2_writes_land_in_server():
 # The user page's libvirt example, as the series leaves it.
 USER_PAGE = BUILD / "qemu" / "patched" / "src" / "docs" / "system" / "devices" / "vfio-bar-wc.rst"
 LIBVIRT_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
+ET.register_namespace("qemu", LIBVIRT_NS)
 
 
 def libvirt_aarch64_domain(domain, name):
@@ -1357,7 +1359,6 @@ def libvirt_aarch64_domain(domain, name):
     9.0 runs here: arm TCG on the patched QEMU, UEFI firmware (libvirt
     wants it for ACPI on aarch64, and passes -no-acpi without ACPI, which
     QEMU 10.2 no longer has)."""
-    import xml.etree.ElementTree as ET
     domain.set("type", "qemu")
     ET.SubElement(domain, "name").text = name
     ET.SubElement(domain, "memory", unit="MiB").text = "256"
@@ -1379,8 +1380,6 @@ def libvirt_aarch64_domain(domain, name):
 @test
 def libvirt_domxml_to_native_user_page():
     """libvirt: the user page's <hostdev> + <qemu:override> XML gives a vfio-pci -device with its barN-wc"""
-    import xml.etree.ElementTree as ET
-    ET.register_namespace("qemu", LIBVIRT_NS)
     block = re.search(r"^\.\. code-block:: xml\n\n(.*?)\n(?=\S|\Z)",
                       USER_PAGE.read_text(), re.S | re.M).group(1)
     domain = ET.fromstring(textwrap.dedent(block))
@@ -1403,8 +1402,6 @@ def libvirt_domxml_to_native_user_page():
 @test
 def libvirt_domain_vfio_user_report():
     """libvirt: a defined and started aarch64 domain on the patched QEMU with vfio-user-pci,bar0-wc=off,bar2-wc=on: the report through virsh, then nothing left"""
-    import xml.etree.ElementTree as ET
-    ET.register_namespace("qemu", LIBVIRT_NS)
     server = vu.Server()
     try:
         domain = ET.Element("domain")
@@ -1429,8 +1426,6 @@ def libvirt_domain_vfio_user_report():
             ])
     finally:
         server.stop()
-    out = {cmd.split()[1] if cmd.startswith("virsh") else "pgrep": (rc, text)
-           for cmd, rc, text in results}
     for cmd, rc, text in results:
         assert rc == 0, (cmd, text)
     hmp = results[2][2]
@@ -1441,8 +1436,9 @@ def libvirt_domain_vfio_user_report():
     assert [(b["index"], b["requested"], b.get("effective")) for b in bars] == \
         [(0, "off", "device-ngnre"), (1, "auto", None), (2, "on", "normal-nc"),
          (3, "auto", None), (4, "auto", None), (5, "auto", None)], bars
-    assert out["list"][1].strip() == "", out["list"]
-    assert out["pgrep"][1].strip() == "none", out["pgrep"]
+    left_domains, left_qemu = results[6][2], results[7][2]
+    assert left_domains.strip() == "", left_domains
+    assert left_qemu.strip() == "none", left_qemu
 
 
 @test
