@@ -41,11 +41,13 @@ config=(
     --disable-tools --disable-guest-agent
 )
 # Reviewers build the series with its docs (Sphinx, with -W under
-# --enable-werror): check.py's docs_build builds them.  Stock needs none.
+# --enable-werror): check.py's docs_build builds them; and with the
+# libvfio-user subproject, which the series' vfio-user test server and
+# qtest build on.  Stock needs neither.
 if [ -n "$stock" ]; then
     config+=(--disable-docs)
 else
-    config+=(--enable-docs)
+    config+=(--enable-docs --enable-vfio-user-server)
 fi
 stamp="${config[*]}"
 if [ ! -f "$bdir/build.ninja" ] || [ "$(cat "$bdir/.configured-with" 2>/dev/null)" != "$stamp" ]; then

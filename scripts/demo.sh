@@ -48,7 +48,7 @@ scripts/guest.py --bandwidth
 cat <<MSG
 
 A vfio-user-pci device on the project's libvfio-user test server
-(tests-qtest/out-of-tree/vfio-user-wc-server.c) with bar0-wc=off and
+(tests-qtest/tests/vfio-user-wc-server.c) with bar0-wc=off and
 bar2-wc=on, as 'info vfio-bars' shows it under arm TCG, which enforces the
 host memory types:
 

@@ -9,9 +9,9 @@ cd "$(dirname "$0")/.."
 scripts/install-host-deps.sh
 scripts/build-qemu.sh --stock
 scripts/build-qemu.sh tests/unit/test-vfio-bar-wc tests/qtest/qmp-cmd-test \
-    tests/qtest/device-introspect-test tests/qtest/qom-test
+    tests/qtest/device-introspect-test tests/qtest/qom-test \
+    tests/vfio-user-wc-server
 scripts/build-l1-qemu.sh
-scripts/build-server.sh
 scripts/fetch-guest.sh
 scripts/build-linux.sh
 scripts/build-linux.sh --stock

@@ -15,7 +15,8 @@ from pathlib import Path
 
 TOP = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("BUILD", TOP / "build"))
-SERVER = BUILD / "server" / "vfio-user-wc-server"
+# The series builds it (tests/meson.build, with the libvfio-user subproject).
+SERVER = BUILD / "qemu" / "patched" / "build" / "tests" / "vfio-user-wc-server"
 QEMU = BUILD / "qemu" / "patched" / "build" / "qemu-system-aarch64"
 
 sys.path.insert(0, str(BUILD / "qemu" / "patched" / "src" / "python"))

@@ -3,7 +3,7 @@
  *
  * A bare-metal program for the tests/tcg aarch64 system harness, run at
  * EL2 (semihosting argument "2") on -M virt -cpu max with the project's
- * vfio-user test device (tests-qtest/out-of-tree/vfio-user-wc-server.c):
+ * vfio-user test device (tests-qtest/tests/vfio-user-wc-server.c):
  * check.py runs it once for each bar2-wc mode and compares the outcomes.
  *
  * At EL2, with the MMU off, it finds the device on bus 0 through the

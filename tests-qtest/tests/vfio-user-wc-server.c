@@ -1,7 +1,8 @@
 /*
  * vfio-user-wc-server: a vfio-user PCI device for the barN-wc tests
  *
- * A real vfio-user server, on libvfio-user, with the BARs the tests need:
+ * A vfio-user server, on libvfio-user, with the BAR shapes the tests of
+ * vfio-pci's barN-wc properties need:
  *
  *   BAR0  64 KiB 32-bit memory, not prefetchable, mmappable
  *   BAR1  256 B  I/O, trapped (served by a callback); with --intx, the
@@ -13,31 +14,32 @@
  *                QEMU traps, leaving a hole in the mmap; with
  *                --bar2-unmappable, the server offers BAR2 for mmap but
  *                passes a file that cannot be mmapped (a pipe), so the
- *                client's mmap fails and it must trap every access
- *   BAR3..5      not implemented
+ *                client's mmap fails and it must trap every access; with
+ *                --bar2-size=SIZE, the server reports SIZE (at most 1 MiB)
+ *                as BAR2's size, a power of two or not, as a faulty
+ *                server could
+ *   BAR3         not implemented (size 0); with --bar3-sub-page, 256 B
+ *                32-bit memory, prefetchable, mmappable
+ *   BAR4..5      not implemented; with --bar4-mem64, BAR4 is 64 KiB 64-bit
+ *                prefetchable memory, mmappable, and BAR5 its upper half
  *
- * BAR0 and BAR2 live in one memfd ("vfio-user-wc-bars"): BAR2 at offset
- * 0, BAR0 after it.  A test reads what a client wrote through
- * /proc/<pid>/fd/<n>.  The server serves one client at a time, waits for
- * the next after a disconnect, and exits with 0 on SIGTERM or SIGINT,
- * removing its socket.
+ * The memory BARs live in one memfd ("vfio-user-wc-bars"): BAR2 at
+ * offset 0, BAR0 at 1 MiB, BAR4 at 1 MiB + 64 KiB, BAR3 at 1 MiB +
+ * 128 KiB.  A test reads what a client wrote through /proc/<pid>/fd/<n>.
+ * The server serves one client at a time, waits for the next after a
+ * disconnect, and exits with 0 on SIGTERM or SIGINT, removing its socket.
  *
- * usage: vfio-user-wc-server [--msix] [--bar2-unmappable] [--intx] SOCKET
+ * usage: vfio-user-wc-server [--msix] [--bar2-unmappable] [--bar2-size=SIZE]
+ *                            [--bar3-sub-page] [--bar4-mem64] [--intx] SOCKET
  *
  * Copyright (c) 2026 QEMU arm64 WC project
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#define _GNU_SOURCE
-#include <errno.h>
+#include "qemu/osdep.h"
 #include <getopt.h>
-#include <signal.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
 #include <sys/uio.h>
-#include <unistd.h>
+#include "qemu/cutils.h"
 
 #include "libvfio-user.h"
 #include "pci_caps/msix.h"
@@ -45,6 +47,14 @@
 #define BAR0_SIZE   0x10000
 #define BAR1_SIZE   0x100
 #define BAR2_SIZE   0x100000
+#define BAR3_SIZE   0x100
+#define BAR4_SIZE   0x10000
+/* Where each memory BAR starts in the memfd: page aligned, for mmap. */
+#define BAR2_OFFSET 0
+#define BAR0_OFFSET BAR2_SIZE
+#define BAR4_OFFSET (BAR0_OFFSET + BAR0_SIZE)
+#define BAR3_OFFSET (BAR4_OFFSET + BAR4_SIZE)
+#define BARS_SIZE   (BAR3_OFFSET + 0x1000)
 #define MSIX_VECTORS 4
 #define MSIX_TABLE  0x1000
 #define MSIX_PBA    0x1800
@@ -77,13 +87,25 @@ static ssize_t access_memfd(off_t base, char *buf, size_t count,
 static ssize_t bar0_access(vfu_ctx_t *ctx, char *buf, size_t count,
                            loff_t offset, bool is_write)
 {
-    return access_memfd(BAR2_SIZE, buf, count, offset, is_write);
+    return access_memfd(BAR0_OFFSET, buf, count, offset, is_write);
 }
 
 static ssize_t bar2_access(vfu_ctx_t *ctx, char *buf, size_t count,
                            loff_t offset, bool is_write)
 {
-    return access_memfd(0, buf, count, offset, is_write);
+    return access_memfd(BAR2_OFFSET, buf, count, offset, is_write);
+}
+
+static ssize_t bar3_access(vfu_ctx_t *ctx, char *buf, size_t count,
+                           loff_t offset, bool is_write)
+{
+    return access_memfd(BAR3_OFFSET, buf, count, offset, is_write);
+}
+
+static ssize_t bar4_access(vfu_ctx_t *ctx, char *buf, size_t count,
+                           loff_t offset, bool is_write)
+{
+    return access_memfd(BAR4_OFFSET, buf, count, offset, is_write);
 }
 
 static ssize_t bar1_access(vfu_ctx_t *ctx, char *buf, size_t count,
@@ -120,8 +142,8 @@ static void die(const char *what)
 
 static void usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s [--msix] [--bar2-unmappable] [--intx] SOCKET\n",
-            argv0);
+    fprintf(stderr, "usage: %s [--msix] [--bar2-unmappable] [--bar2-size=SIZE] "
+            "[--bar3-sub-page] [--bar4-mem64] [--intx] SOCKET\n", argv0);
     exit(EXIT_FAILURE);
 }
 
@@ -130,13 +152,19 @@ int main(int argc, char **argv)
     static const struct option options[] = {
         { "msix", no_argument, NULL, 'm' },
         { "bar2-unmappable", no_argument, NULL, 'u' },
+        { "bar2-size", required_argument, NULL, 's' },
+        { "bar3-sub-page", no_argument, NULL, '3' },
+        { "bar4-mem64", no_argument, NULL, '4' },
         { "intx", no_argument, NULL, 'i' },
         { NULL },
     };
     struct sigaction sa = { .sa_handler = on_signal };   /* no SA_RESTART */
     struct iovec bar0_mmap = { .iov_base = 0, .iov_len = BAR0_SIZE };
     struct iovec bar2_mmap = { .iov_base = 0, .iov_len = BAR2_SIZE };
-    bool msix = false, bar2_unmappable = false;
+    struct iovec bar3_mmap = { .iov_base = 0, .iov_len = BAR3_SIZE };
+    struct iovec bar4_mmap = { .iov_base = 0, .iov_len = BAR4_SIZE };
+    bool msix = false, bar2_unmappable = false, bar3 = false, bar4 = false;
+    unsigned long bar2_size = BAR2_SIZE;
     const char *socket_path;
     int bar2_mmap_fd, opt;
     vfu_ctx_t *ctx;
@@ -149,6 +177,19 @@ int main(int argc, char **argv)
             break;
         case 'u':
             bar2_unmappable = true;
+            break;
+        case 's':
+            if (qemu_strtoul(optarg, NULL, 0, &bar2_size) < 0 ||
+                !bar2_size || bar2_size > BAR2_SIZE) {
+                usage(argv[0]);
+            }
+            bar2_mmap.iov_len = bar2_size;
+            break;
+        case '3':
+            bar3 = true;
+            break;
+        case '4':
+            bar4 = true;
             break;
         case 'i':
             intx = true;
@@ -166,7 +207,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     bars_fd = memfd_create("vfio-user-wc-bars", 0);
-    if (bars_fd < 0 || ftruncate(bars_fd, BAR2_SIZE + BAR0_SIZE) < 0) {
+    if (bars_fd < 0 || ftruncate(bars_fd, BARS_SIZE) < 0) {
         die("memfd");
     }
 
@@ -195,12 +236,20 @@ int main(int argc, char **argv)
 
     if (vfu_setup_region(ctx, VFU_PCI_DEV_BAR0_REGION_IDX, BAR0_SIZE,
                          bar0_access, VFU_REGION_FLAG_RW | VFU_REGION_FLAG_MEM,
-                         &bar0_mmap, 1, bars_fd, BAR2_SIZE) < 0 ||
+                         &bar0_mmap, 1, bars_fd, BAR0_OFFSET) < 0 ||
         vfu_setup_region(ctx, VFU_PCI_DEV_BAR1_REGION_IDX, BAR1_SIZE,
                          bar1_access, VFU_REGION_FLAG_RW, NULL, 0, -1, 0) < 0 ||
-        vfu_setup_region(ctx, VFU_PCI_DEV_BAR2_REGION_IDX, BAR2_SIZE,
+        vfu_setup_region(ctx, VFU_PCI_DEV_BAR2_REGION_IDX, bar2_size,
                          bar2_access, VFU_REGION_FLAG_RW | VFU_REGION_FLAG_MEM,
-                         &bar2_mmap, 1, bar2_mmap_fd, 0) < 0) {
+                         &bar2_mmap, 1, bar2_mmap_fd, BAR2_OFFSET) < 0 ||
+        (bar3 &&
+         vfu_setup_region(ctx, VFU_PCI_DEV_BAR3_REGION_IDX, BAR3_SIZE,
+                          bar3_access, VFU_REGION_FLAG_RW | VFU_REGION_FLAG_MEM,
+                          &bar3_mmap, 1, bars_fd, BAR3_OFFSET) < 0) ||
+        (bar4 &&
+         vfu_setup_region(ctx, VFU_PCI_DEV_BAR4_REGION_IDX, BAR4_SIZE,
+                          bar4_access, VFU_REGION_FLAG_RW | VFU_REGION_FLAG_MEM,
+                          &bar4_mmap, 1, bars_fd, BAR4_OFFSET) < 0)) {
         die("vfu_setup_region");
     }
     if (vfu_setup_device_dma(ctx, dma_register, dma_unregister) < 0) {
@@ -230,6 +279,14 @@ int main(int argc, char **argv)
      * low bits of a memory BAR from config space.
      */
     vfu_pci_get_config_space(ctx)->hdr.bars[2].mem.prefetchable = 1;
+    if (bar3) {
+        vfu_pci_get_config_space(ctx)->hdr.bars[3].mem.prefetchable = 1;
+    }
+    if (bar4) {
+        vfu_pci_get_config_space(ctx)->hdr.bars[4].mem.prefetchable = 1;
+        vfu_pci_get_config_space(ctx)->hdr.bars[4].mem.locatable =
+            PCI_BASE_ADDRESS_MEM_TYPE_64 >> 1;
+    }
     if (intx) {
         vfu_pci_get_config_space(ctx)->hdr.intr.ipin = 1;
     }

@@ -1,0 +1,508 @@
+#!/usr/bin/env python3
+#
+# Functional test: the barN-wc properties of vfio-user-pci, without a guest
+#
+# Copyright (c) 2026 QEMU arm64 WC project
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""
+Each test starts tests/vfio-user-wc-server, a vfio-user device built on
+the libvfio-user subproject (configure with --enable-vfio-user-server to
+build it), and plugs a vfio-user-pci into a paused aarch64 virt machine:
+what query-vfio-pci-bars and 'info vfio-bars' report for each BAR shape,
+every bad barN-wc input (each refused with its message, QEMU alive, no
+device left behind), hot-plug, and qtest accesses through a BAR reaching
+the device's memory.  Nothing is downloaded.
+"""
+
+import json
+import os
+import subprocess
+import time
+
+from qemu.machine.machine import VMLaunchFailure
+from qemu.machine.qtest import QEMUQtestProtocol
+from qemu_test import QemuSystemTest
+
+MIB = 1 << 20
+# The virt machine's PCIe ECAM (VIRT_HIGH_PCIE_ECAM), 32-bit MMIO window
+# and I/O window (VIRT_PCIE_PIO, where PCI I/O space appears in memory).
+VIRT_ECAM = 0x4010000000
+VIRT_PCI_MMIO = 0x10000000
+VIRT_PCI_PIO = 0x3eff0000
+# Where the server keeps each memory BAR in its memfd.
+MEMFD_OFFSET = {2: 0, 0: MIB}
+
+AUTO_REASON_TCG = ('auto: QEMU sets no memory type; TCG imposes none, so '
+                   "the guest's own mapping decides")
+AUTO_REASON_QTEST = ('auto: QEMU sets no memory type; the QTest '
+                     "accelerator's own choice applies")
+
+
+def bar(index, kind, size, prefetchable, reason, effective=None,
+        mechanism=None, mmapped=(), trapped=(), requested='auto'):
+    """One BAR as query-vfio-pci-bars reports it."""
+    info = {'index': index, 'kind': kind, 'size': size,
+            'prefetchable': prefetchable, 'requested': requested,
+            'reason': reason,
+            'mmapped': [{'offset': o, 'size': n} for o, n in mmapped],
+            'trapped': [{'offset': o, 'size': n} for o, n in trapped]}
+    if effective:
+        info['effective'] = effective
+    if mechanism:
+        info['mechanism'] = mechanism
+    return info
+
+
+def unimplemented(index):
+    return bar(index, 'unimplemented', 0, False,
+               f'auto: BAR {index} is not implemented')
+
+
+def server_bars(reason):
+    """The server's default BARs with barN-wc=auto: QEMU sets no type."""
+    return [
+        bar(0, 'mem32', 0x10000, False, reason, 'host-default',
+            mmapped=[(0, 0x10000)]),
+        bar(1, 'io', 0x100, False, 'auto: BAR 1 is an I/O BAR',
+            trapped=[(0, 0x100)]),
+        bar(2, 'mem32', MIB, True, reason, 'host-default',
+            mmapped=[(0, MIB)]),
+        unimplemented(3), unimplemented(4), unimplemented(5),
+    ]
+
+
+class VfioUserWcServer:
+    """tests/vfio-user-wc-server on a socket of its own."""
+
+    def __init__(self, test, *options):
+        self.test = test
+        self.socket = os.path.join(test.socket_dir().name,
+                                   f'vfio-user-{time.monotonic_ns()}.sock')
+        self.proc = subprocess.Popen(
+            [test.build_file('tests', 'vfio-user-wc-server'), *options,
+             self.socket], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True)
+        test.addCleanup(self.stop)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.socket):
+            test.assertIsNone(self.proc.poll(), 'the server exited')
+            test.assertLess(time.monotonic(), deadline,
+                            'no server socket after 10 s')
+            time.sleep(0.02)
+
+    def stop(self):
+        if self.proc.returncode is None:
+            self.proc.terminate()
+            _, stderr = self.proc.communicate(timeout=10)
+            self.test.assertEqual(self.proc.returncode, 0, stderr)
+
+    def device(self, **props):
+        """device_add or -device arguments of a vfio-user-pci on it."""
+        return {'driver': 'vfio-user-pci',
+                'socket': {'type': 'unix', 'path': self.socket}, **props}
+
+    def error(self, tail):
+        """An error of vfio about this server's device."""
+        return f'vfio vfio-user:{self.socket}: {tail}'
+
+    def memory(self, offset, length):
+        """The device's own view of its BARs: the server's memfd."""
+        fds = f'/proc/{self.proc.pid}/fd'
+        for fd in os.listdir(fds):
+            path = os.path.join(fds, fd)
+            if os.readlink(path).startswith('/memfd:vfio-user-wc-bars'):
+                with open(path, 'rb') as memfd:
+                    memfd.seek(offset)
+                    return memfd.read(length)
+        self.test.fail('the server has no BAR memfd')
+
+
+class VfioUserBarWc(QemuSystemTest):
+
+    timeout = 180
+    maxDiff = None
+
+    def setUp(self):
+        super().setUp()
+        self.set_machine('virt')
+        self.require_device('vfio-user-pci')
+        if not os.path.exists(self.build_file('tests', 'vfio-user-wc-server')):
+            self.skipTest('tests/vfio-user-wc-server is not built: configure '
+                          'with --enable-vfio-user-server')
+
+    def launch(self, *args, accel='tcg', qtest=False):
+        """A paused virt machine with @args; with @qtest, its qtest
+        protocol is vm.qtest, to program BARs as firmware would."""
+        if accel != 'qtest':
+            self.require_accelerator(accel)
+        vm = self.get_vm('-accel', accel, '-nic', 'none', '-S', *args)
+        if qtest:
+            path = os.path.join(self.socket_dir().name, 'qtest.sock')
+            vm.add_args('-chardev', f'socket,id=qtest,path={path},server=on,'
+                        'wait=off', '-qtest', 'chardev:qtest')
+        vm.launch()
+        if qtest:
+            protocol = QEMUQtestProtocol(path)
+            protocol.connect()
+            self.addCleanup(protocol.close)
+            vm.qtest = protocol.cmd
+        return vm
+
+    def launch_fails(self, *args):
+        """QEMU with @args, which must refuse them: its output."""
+        vm = self.get_vm('-accel', 'tcg', '-nic', 'none', '-S', *args,
+                         name='fails')
+        with self.assertRaises(VMLaunchFailure) as launch:
+            vm.launch()
+        self.assertEqual(launch.exception.exitcode, 1)
+        return launch.exception.output
+
+    @staticmethod
+    def bars(vm):
+        devices = vm.cmd('query-vfio-pci-bars')
+        return devices[0]['bars'] if devices else None
+
+    @staticmethod
+    def hmp(vm, command):
+        return vm.cmd('human-monitor-command', command_line=command)
+
+    @staticmethod
+    def map_bar(vm, slot, index, address):
+        """Program a 32-bit BAR of the device in @slot of bus 0 (an I/O
+        address is relative to VIRT_PCI_PIO) and enable decoding."""
+        ecam = VIRT_ECAM | (slot << 15)
+        vm.qtest(f'writel {ecam + 0x10 + 4 * index:#x} {address:#x}')
+        vm.qtest(f'writew {ecam + 0x04:#x} 0x3')
+
+    def assert_refused(self, vm, server, cases, then_plugs=True):
+        """device_add of a vfio-user-pci on @server with each (props,
+        message) of @cases: refused with exactly that message, no device
+        left, QEMU alive; then, if @then_plugs, a good device plugs."""
+        for props, message in cases:
+            resp = vm.qmp('device_add', server.device(id='bad', bus='rp0',
+                                                       **props))
+            self.assertEqual(resp.get('error', {}).get('desc'), message,
+                             f'device_add with {props}')
+            self.assertEqual(vm.cmd('query-vfio-pci-bars'), [], props)
+            self.assertNotIn('bad', [p['name'] for p in vm.cmd(
+                'qom-list', path='/machine/peripheral')], props)
+            self.assertEqual(vm.cmd('query-status')['status'], 'prelaunch',
+                             props)
+        if then_plugs:
+            vm.cmd('device_add', server.device(id='good', bus='rp0'))
+            self.assertEqual([d['device-id'] for d in
+                              vm.cmd('query-vfio-pci-bars')], ['good'])
+
+    def check_report(self, vm, server, want, hmp_line):
+        [device] = vm.cmd('query-vfio-pci-bars')
+        self.assertEqual((device['device-id'], device['qom-path'],
+                          device['name']),
+                         ('wc0', '/machine/peripheral/wc0',
+                          f'vfio-user:{server.socket}'))
+        self.assertEqual(device['bars'], want)
+        self.assertIn(hmp_line, self.hmp(vm, 'info vfio-bars'))
+
+    def test_report_auto_tcg(self):
+        server = VfioUserWcServer(self)
+        vm = self.launch('-device', json.dumps(server.device(id='wc0')))
+        self.check_report(vm, server, server_bars(AUTO_REASON_TCG),
+                          'BAR 2: mem32 prefetchable, 0x100000 bytes, '
+                          f'bar2-wc=auto -> host-default ({AUTO_REASON_TCG})')
+
+    def test_report_auto_qtest(self):
+        server = VfioUserWcServer(self)
+        vm = self.launch('-device', json.dumps(server.device(id='wc0')),
+                         accel='qtest')
+        self.check_report(vm, server, server_bars(AUTO_REASON_QTEST),
+                          'BAR 1: io, 0x100 bytes, bar1-wc=auto -> no memory '
+                          'type (auto: BAR 1 is an I/O BAR)')
+
+    def test_auto_sets_nothing(self):
+        """The default sets no host memory type on any region."""
+        server = VfioUserWcServer(self)
+        vm = self.launch('-device', json.dumps(server.device(addr='0x3')),
+                         qtest=True)
+        self.map_bar(vm, 3, 0, VIRT_PCI_MMIO + MIB)
+        self.map_bar(vm, 3, 2, VIRT_PCI_MMIO)
+        mtree = self.hmp(vm, 'info mtree') + self.hmp(vm, 'info mtree -f')
+        self.assertIn('BAR 2 mmaps[0]', mtree)
+        self.assertNotIn('host-mem-type', mtree)
+
+    def test_on_off_tcg(self):
+        """The report, and info mtree marks the regions and the flat view's
+        ranges, which memory listeners get."""
+        server = VfioUserWcServer(self)
+        vm = self.launch('-device', json.dumps(server.device(
+            id='wc0', addr='0x3', **{'bar0-wc': 'off', 'bar2-wc': 'on'})),
+            qtest=True)
+        want = server_bars(AUTO_REASON_TCG)
+        want[0].update(requested='off', effective='device-ngnre',
+                       mechanism='tcg-mmu', reason='off: requested')
+        want[2].update(requested='on', effective='normal-nc',
+                       mechanism='tcg-mmu', reason='on: requested')
+        self.check_report(vm, server, want,
+                          'BAR 0: mem32, 0x10000 bytes, bar0-wc=off -> '
+                          'device-ngnre by tcg-mmu (off: requested)')
+        self.assertEqual([vm.cmd('qom-get', path='/machine/peripheral/wc0',
+                                 property=f'bar{n}-wc') for n in range(6)],
+                         ['off', 'auto', 'on', 'auto', 'auto', 'auto'])
+
+        self.map_bar(vm, 3, 0, VIRT_PCI_MMIO + MIB)
+        self.map_bar(vm, 3, 2, VIRT_PCI_MMIO)
+        mtree = self.hmp(vm, 'info mtree')
+        self.assertIn('BAR 0 mmaps[0] [host-mem-type device]', mtree)
+        self.assertIn('BAR 2 mmaps[0] [host-mem-type normal-nc]', mtree)
+        flat = self.hmp(vm, 'info mtree -f')
+        for start, size, name, kind in (
+                (VIRT_PCI_MMIO + MIB, 0x10000, 'BAR 0', 'device'),
+                (VIRT_PCI_MMIO, MIB, 'BAR 2', 'normal-nc')):
+            end = start + size - 1
+            self.assertRegex(flat, rf'(?m)^\s*0*{start:x}-0*{end:x} \(prio '
+                             rf'\d+, ramd\): .*{name} mmaps\[0\] '
+                             rf'\[host-mem-type {kind}\]')
+
+    def test_on_non_prefetchable_warns(self):
+        server = VfioUserWcServer(self)
+        vm = self.launch('-device', json.dumps(server.device(
+            **{'bar0-wc': 'on'})))
+        self.assertEqual(self.bars(vm)[0]['effective'], 'normal-nc')
+        vm.shutdown()
+        self.assertIn(f'warning: vfio-user:{server.socket}: bar0-wc=on: BAR 0 '
+                      'is not prefetchable; Normal-NC lets the CPU read it '
+                      'speculatively and gather writes, which is wrong for '
+                      'registers with side effects', vm.get_log())
+
+    def test_msix_hole(self):
+        server = VfioUserWcServer(self, '--msix')
+        vm = self.launch('-device', json.dumps(server.device(
+            **{'bar2-wc': 'on'})))
+        self.assertEqual(self.bars(vm)[2], bar(
+            2, 'mem32', MIB, True, 'on: requested', 'normal-nc', 'tcg-mmu',
+            mmapped=[(0, 0x1000), (0x2000, MIB - 0x2000)],
+            trapped=[(0x1000, 0x1000)], requested='on'))
+
+    def test_mem64_bar(self):
+        server = VfioUserWcServer(self, '--bar4-mem64')
+        vm = self.launch('-device', json.dumps(server.device(
+            **{'bar4-wc': 'on'})))
+        bars = self.bars(vm)
+        self.assertEqual(bars[4], bar(
+            4, 'mem64', 0x10000, True, 'on: requested', 'normal-nc',
+            'tcg-mmu', mmapped=[(0, 0x10000)], requested='on'))
+        self.assertEqual(bars[5], bar(
+            5, 'unimplemented', 0, False,
+            'auto: BAR 5 is the upper half of 64-bit BAR 4'))
+
+    def test_sub_page_bar(self):
+        server = VfioUserWcServer(self, '--bar3-sub-page')
+        vm = self.launch('-device', json.dumps(server.device(
+            **{'bar3-wc': 'on'})))
+        self.assertEqual(self.bars(vm)[3], bar(
+            3, 'mem32', 0x100, True, 'on: requested', 'normal-nc', 'tcg-mmu',
+            mmapped=[(0, 0x100)], requested='on'))
+
+    def test_unmappable_bar_auto(self):
+        server = VfioUserWcServer(self, '--bar2-unmappable')
+        vm = self.launch('-device', json.dumps(server.device()))
+        self.assertEqual(self.bars(vm)[2], bar(
+            2, 'mem32', MIB, True, 'auto: BAR 2 could not be mmapped',
+            trapped=[(0, MIB)]))
+        vm.shutdown()
+        self.assertIn(f'Failed to mmap vfio-user:{server.socket} BAR 2. '
+                      'Performance may be slow', vm.get_log())
+
+    def test_bad_values(self):
+        """Each value and property name that QOM refuses."""
+        server = VfioUserWcServer(self)
+        vm = self.launch('-device', 'pcie-root-port,id=rp0,chassis=1')
+        wrong_type = "Invalid parameter type for 'bar2-wc', expected: string"
+        huge = 'x' * 100000
+        self.assert_refused(vm, server, [
+            ({'bar2-wc': 1}, wrong_type),
+            ({'bar2-wc': True}, wrong_type),
+            ({'bar2-wc': None}, wrong_type),
+            ({'bar2-wc': {}}, wrong_type),
+            ({'bar2-wc': ['on']}, wrong_type),
+            ({'bar2-wc': ''}, "Parameter 'bar2-wc' does not accept value ''"),
+            ({'bar2-wc': huge},
+             f"Parameter 'bar2-wc' does not accept value '{huge}'"),
+            ({'bar2-wc': 'maybe'},
+             "Parameter 'bar2-wc' does not accept value 'maybe'"),
+            ({'bar2-wc': 'ON'},
+             "Parameter 'bar2-wc' does not accept value 'ON'"),
+            ({'bar2-wc': 'on '},
+             "Parameter 'bar2-wc' does not accept value 'on '"),
+            ({'bar6-wc': 'on'}, "Property 'vfio-user-pci.bar6-wc' not found"),
+        ])
+
+    def test_bar_shapes_refused(self):
+        """on and off where no memory type can apply."""
+        server = VfioUserWcServer(self)
+        vm = self.launch('-device', 'pcie-root-port,id=rp0,chassis=1')
+        self.assert_refused(vm, server, [
+            ({'bar1-wc': 'on'}, server.error('bar1-wc=on: BAR 1 is an I/O '
+                                             'BAR')),
+            ({'bar1-wc': 'off'}, server.error('bar1-wc=off: BAR 1 is an I/O '
+                                              'BAR')),
+            ({'bar3-wc': 'on'}, server.error('bar3-wc=on: BAR 3 is not '
+                                             'implemented')),
+            ({'bar5-wc': 'off'}, server.error('bar5-wc=off: BAR 5 is not '
+                                              'implemented')),
+        ])
+
+    def test_upper_half_refused(self):
+        server = VfioUserWcServer(self, '--bar4-mem64')
+        vm = self.launch('-device', 'pcie-root-port,id=rp0,chassis=1')
+        self.assert_refused(vm, server, [
+            ({'bar5-wc': mode}, server.error(
+                f'bar5-wc={mode}: BAR 5 is the upper half of 64-bit BAR 4'))
+            for mode in ('on', 'off')])
+
+    def test_unmappable_bar_refused(self):
+        # The server passes a pipe's read end for BAR2: a shared writable
+        # mmap of it fails with EACCES.
+        server = VfioUserWcServer(self, '--bar2-unmappable')
+        vm = self.launch('-device', 'pcie-root-port,id=rp0,chassis=1')
+        self.assert_refused(vm, server, [
+            ({'bar2-wc': mode}, server.error(
+                f'bar2-wc={mode}: BAR 2 could not be mmapped, so no memory '
+                'type applies: Permission denied'))
+            for mode in ('on', 'off')])
+
+    def test_bad_bar_size_refused(self):
+        """A server that reports a BAR size no PCI BAR can have."""
+        server = VfioUserWcServer(self, '--bar2-size=0x3000')
+        vm = self.launch('-device', 'pcie-root-port,id=rp0,chassis=1')
+        self.assert_refused(vm, server, [
+            ({}, server.error('BAR 2: the device reports a size of 0x3000, '
+                              'which is not a power of two')),
+        ], then_plugs=False)
+
+    def test_qtest_accelerator_refused(self):
+        """The qtest accelerator enforces no host memory type."""
+        server = VfioUserWcServer(self)
+        vm = self.launch('-device', 'pcie-root-port,id=rp0,chassis=1',
+                         accel='qtest')
+        self.assert_refused(vm, server, [
+            ({'bar2-wc': 'on'}, server.error(
+                'bar2-wc=on: BAR 2 needs the Normal-NC host memory type, '
+                'which the QTest accelerator cannot enforce')),
+            ({'bar0-wc': 'off'}, server.error(
+                'bar0-wc=off: BAR 0 needs the Device-nGnRE host memory '
+                'type, which the QTest accelerator cannot enforce')),
+        ])
+
+    def test_realize_time_only(self):
+        """qom-set of barN-wc on a realized device is refused; HMP's
+        info vfio-bars takes no argument."""
+        server = VfioUserWcServer(self)
+        vm = self.launch('-device', json.dumps(server.device(
+            id='wc0', **{'bar2-wc': 'on'})))
+        for value in ('off', 'maybe', 1):
+            resp = vm.qmp('qom-set', path='/machine/peripheral/wc0',
+                          property='bar2-wc', value=value)
+            self.assertEqual(resp['error']['desc'],
+                             "Attempt to set property 'bar2-wc' on device "
+                             "'wc0' (type 'vfio-user-pci') after it was "
+                             "realized", value)
+        self.assertEqual((self.bars(vm)[2]['requested'],
+                          self.bars(vm)[2]['effective']), ('on', 'normal-nc'))
+        for argument in ('wc0', '2', '-x'):
+            self.assertIn('vfio-bars: extraneous characters at the end of '
+                          'line', self.hmp(vm, f'info vfio-bars {argument}'))
+
+    def test_command_lines_refused(self):
+        server = VfioUserWcServer(self)
+        device = json.dumps(server.device(id='wc0'))
+        cases = {
+            'repeated key': (('-device', device[:-1] + ', "bar2-wc": "on", '
+                              '"bar2-wc": "off"}'),
+                             'JSON parse error, duplicate key'),
+            'bad global': (('-global', 'vfio-user-pci.bar2-wc=maybe',
+                            '-device', device),
+                           "can't apply global vfio-user-pci.bar2-wc=maybe: "
+                           "Parameter 'bar2-wc' does not accept value "
+                           "'maybe'"),
+            'other device': (('-device', 'pcie-root-port,id=rp0,chassis=1,'
+                              'bar2-wc=on'),
+                             "Property 'pcie-root-port.bar2-wc' not found"),
+            'I/O BAR': (('-device', json.dumps(server.device(
+                **{'bar1-wc': 'on'}))),
+                        server.error('bar1-wc=on: BAR 1 is an I/O BAR') +
+                        '\nOnly memory BARs have a memory type: drop the '
+                        'property or set it to auto.'),
+        }
+        for name, (args, message) in cases.items():
+            self.assertIn(message, self.launch_fails(*args), name)
+            self._vms.pop('fails')
+
+    def test_global_applies(self):
+        """A good -global applies, and -device overrides it."""
+        # A server serves one client at a time.
+        servers = (VfioUserWcServer(self), VfioUserWcServer(self))
+        vm = self.launch('-global', 'vfio-user-pci.bar2-wc=off',
+                         '-device', json.dumps(servers[0].device(id='wc0')),
+                         '-device', json.dumps(servers[1].device(
+                             id='wc1', **{'bar2-wc': 'on'})))
+        self.assertEqual([(d['device-id'], d['bars'][2]['effective'])
+                          for d in vm.cmd('query-vfio-pci-bars')],
+                         [('wc0', 'device-ngnre'), ('wc1', 'normal-nc')])
+
+    def test_hotplug_cycles(self):
+        server = VfioUserWcServer(self)
+        vm = self.launch('-device', 'pcie-root-port,id=rp0,chassis=1')
+        vm.cmd('cont')
+        modes = {'on': 'normal-nc', 'off': 'device-ngnre',
+                 'auto': 'host-default'}
+        for i in range(30):
+            mode = list(modes)[i % 3]
+            vm.cmd('device_add', server.device(id='wc0', bus='rp0',
+                                               **{'bar2-wc': mode}))
+            [device] = vm.cmd('query-vfio-pci-bars')
+            self.assertEqual(device['bars'][2]['effective'], modes[mode])
+            vm.cmd('device_del', id='wc0')
+            vm.event_wait('DEVICE_DELETED', timeout=30,
+                          match={'data': {'device': 'wc0'}})
+            self.assertEqual(vm.cmd('query-vfio-pci-bars'), [])
+
+    def test_bar2_accesses_reach_the_device(self):
+        server = VfioUserWcServer(self)
+        vm = self.launch('-device', json.dumps(server.device(addr='0x3')),
+                         accel='qtest', qtest=True)
+        self.map_bar(vm, 3, 2, VIRT_PCI_MMIO)
+        patterns = {0x0: 0x11223344, 0x1000: 0xa5a5a5a5, 0xffffc: 0xcafef00d}
+        for offset, value in patterns.items():
+            vm.qtest(f'writel {VIRT_PCI_MMIO + offset:#x} {value:#x}')
+        for offset, value in patterns.items():
+            self.assertEqual(int.from_bytes(server.memory(
+                MEMFD_OFFSET[2] + offset, 4), 'little'), value)
+        self.assertEqual(vm.qtest(f'readl {VIRT_PCI_MMIO + 0x1000:#x}'),
+                         'OK 0x00000000a5a5a5a5\n')
+
+    def test_intx_traps_the_mmaps(self):
+        """While INTx is pending vfio traps the BARs' mmaps: the report's
+        ranges say so, and the type stays."""
+        server = VfioUserWcServer(self, '--intx')
+        vm = self.launch('-device', json.dumps(server.device(addr='0x3')),
+                         accel='qtest', qtest=True)
+        self.map_bar(vm, 3, 1, 0x1000)
+        self.map_bar(vm, 3, 2, VIRT_PCI_MMIO)
+        self.assertEqual(self.bars(vm)[2]['mmapped'],
+                         [{'offset': 0, 'size': MIB}])
+        # The server raises INTx on a write to BAR1 offset 0; QEMU
+        # disables the mmaps until the guest's EOI, which never comes.
+        vm.qtest(f'writel {VIRT_PCI_PIO + 0x1000:#x} 0x1')
+        deadline = time.monotonic() + 10
+        while self.bars(vm)[2]['mmapped']:
+            self.assertLess(time.monotonic(), deadline,
+                            "BAR2's mmaps are still enabled")
+            time.sleep(0.02)
+        bars = self.bars(vm)
+        for n, size in ((0, 0x10000), (2, MIB)):
+            self.assertEqual((bars[n]['trapped'], bars[n]['effective']),
+                             ([{'offset': 0, 'size': size}], 'host-default'))
+
+
+if __name__ == '__main__':
+    QemuSystemTest.main()
