@@ -17,7 +17,9 @@ the device's memory.  Nothing is downloaded.
 
 import json
 import os
+import signal
 import subprocess
+import threading
 import time
 
 from qemu.machine.machine import VMLaunchFailure
@@ -77,19 +79,29 @@ class VfioUserWcServer:
 
     def __init__(self, test, *options):
         self.test = test
+        self.options = options
         self.socket = os.path.join(test.socket_dir().name,
                                    f'vfio-user-{time.monotonic_ns()}.sock')
-        self.proc = subprocess.Popen(
-            [test.build_file('tests', 'vfio-user-wc-server'), *options,
-             self.socket], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True)
         test.addCleanup(self.stop)
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [self.test.build_file('tests', 'vfio-user-wc-server'),
+             *self.options, self.socket], stdin=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 10
         while not os.path.exists(self.socket):
-            test.assertIsNone(self.proc.poll(), 'the server exited')
-            test.assertLess(time.monotonic(), deadline,
-                            'no server socket after 10 s')
+            self.test.assertIsNone(self.proc.poll(), 'the server exited')
+            self.test.assertLess(time.monotonic(), deadline,
+                                 'no server socket after 10 s')
             time.sleep(0.02)
+
+    def kill(self):
+        """Kill the server as a crash would: it removes no socket."""
+        self.proc.kill()
+        self.proc.communicate(timeout=10)
+        os.unlink(self.socket)
 
     def stop(self):
         if self.proc.returncode is None:
@@ -502,6 +514,60 @@ class VfioUserBarWc(QemuSystemTest):
         for n, size in ((0, 0x10000), (2, MIB)):
             self.assertEqual((bars[n]['trapped'], bars[n]['effective']),
                              ([{'offset': 0, 'size': size}], 'host-default'))
+
+    def test_server_killed(self):
+        """The server dies under a mapped device: what it had is in its
+        memory, QEMU reports it and runs on, trapped reads get all ones."""
+        server = VfioUserWcServer(self)
+        vm = self.launch('-device', json.dumps(server.device(addr='0x3')),
+                         qtest=True)
+        self.map_bar(vm, 3, 1, 0x1000)
+        self.map_bar(vm, 3, 2, VIRT_PCI_MMIO)
+        vm.qtest(f'writeq {VIRT_PCI_MMIO + 0x100:#x} 0x1122334455667788')
+        vm.qtest(f'writeb {VIRT_PCI_PIO + 0x1000:#x} 0x5a')
+        self.assertEqual(vm.qtest(f'readb {VIRT_PCI_PIO + 0x1000:#x}'),
+                         'OK 0x000000000000005a\n')
+        self.assertEqual(server.memory(MEMFD_OFFSET[2] + 0x100, 8),
+                         (0x1122334455667788).to_bytes(8, 'little'))
+        server.kill()
+
+        vm.qtest(f'writeb {VIRT_PCI_PIO + 0x1000:#x} 0x1')
+        self.assertEqual(vm.qtest(f'readb {VIRT_PCI_PIO + 0x1000:#x}'),
+                         'OK 0x00000000000000ff\n')
+        # The mmapped BAR is QEMU's mapping of the device's memory.
+        self.assertEqual(vm.qtest(f'readq {VIRT_PCI_MMIO + 0x100:#x}'),
+                         'OK 0x1122334455667788\n')
+        self.assertEqual(vm.cmd('query-status')['status'], 'prelaunch')
+        self.assertEqual(len(self.bars(vm)), 6)
+        vm.shutdown()
+        log = vm.get_log()
+        self.assertIn('failed to read header: EOF', log)
+        self.assertIn(f'vfio_region_read(vfio-user:{server.socket}:region1'
+                      '+0x0, 1) failed', log)
+
+    def test_server_killed_during_device_add(self):
+        """The server dies while device_add waits for its reply: the
+        device_add fails, nothing is left, and a server restarted on the
+        same socket serves the next device_add."""
+        server = VfioUserWcServer(self)
+        vm = self.launch('-device', 'pcie-root-port,id=rp0,chassis=1')
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        killer = threading.Timer(1, server.kill)
+        killer.start()
+        self.addCleanup(killer.cancel)
+        resp = vm.qmp('device_add', server.device(id='wc0', bus='rp0'))
+        killer.join()
+        self.assertEqual(resp.get('error', {}).get('desc'),
+                         server.error('timed out waiting for reply: '
+                                      'Connection timed out'))
+        self.assertEqual(vm.cmd('query-vfio-pci-bars'), [])
+        self.assertNotIn('wc0', [p['name'] for p in vm.cmd(
+            'qom-list', path='/machine/peripheral')])
+
+        server.start()
+        vm.cmd('device_add', server.device(id='wc0', bus='rp0',
+                                           **{'bar2-wc': 'on'}))
+        self.assertEqual(self.bars(vm)[2]['effective'], 'normal-nc')
 
 
 if __name__ == '__main__':
