@@ -44,6 +44,16 @@ static const struct {
         "is not mmapped: QEMU emulates it for the relocated MSI-X table",
         "Set the property to auto, or relocate MSI-X to another BAR.",
     },
+    /*
+     * Memory types apply to whole pages: unless the guest places the BAR
+     * at the start of a page, neither KVM nor TCG map it directly, and
+     * QEMU serves its accesses.
+     */
+    [VFIO_BAR_WC_NO_MMAP_SUB_PAGE] = {
+        "is smaller than a host page, so whether the guest maps it "
+        "directly depends on where the guest places it",
+        "Set the property to auto.",
+    },
 };
 
 static void bar_wc_no_type(unsigned nr, const char *why, VFIOBarWCResult *res)

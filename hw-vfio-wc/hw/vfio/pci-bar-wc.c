@@ -61,7 +61,8 @@ static VFIOBarWCNoMmap vfio_bar_no_mmap(VFIOPCIDevice *vdev, unsigned nr)
     VFIORegion *region = &vdev->bars[nr].region;
 
     if (region->nr_mmaps) {
-        return VFIO_BAR_WC_MMAPPABLE;
+        return region->size < qemu_real_host_page_size()
+               ? VFIO_BAR_WC_NO_MMAP_SUB_PAGE : VFIO_BAR_WC_MMAPPABLE;
     }
     if (vdev->vbasedev.no_mmap) {
         return VFIO_BAR_WC_NO_MMAP_USER;

@@ -11,13 +11,14 @@
 
 #include "qapi/qapi-types-vfio.h"
 
-/* Why QEMU mmaps no part of a BAR, if it does not. */
+/* Why the guest may not reach a BAR through QEMU's mmap of it. */
 typedef enum VFIOBarWCNoMmap {
     VFIO_BAR_WC_MMAPPABLE,
     VFIO_BAR_WC_NO_MMAP_HOST,       /* the host does not allow it */
     VFIO_BAR_WC_NO_MMAP_USER,       /* x-no-mmap=on */
     VFIO_BAR_WC_NO_MMAP_MSIX,       /* QEMU traps it for the MSI-X table */
     VFIO_BAR_WC_NO_MMAP_EMULATED,   /* QEMU's own (relocated MSI-X) */
+    VFIO_BAR_WC_NO_MMAP_SUB_PAGE,   /* smaller than a host page */
     VFIO_BAR_WC_NO_MMAP__MAX,
 } VFIOBarWCNoMmap;
 

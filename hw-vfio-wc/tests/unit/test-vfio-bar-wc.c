@@ -271,6 +271,10 @@ static void test_not_mmapped_hint(gconstpointer data)
         [VFIO_BAR_WC_NO_MMAP_EMULATED] =
             "*bar0-wc=off: BAR 0 is not mmapped: QEMU emulates it for the "
             "relocated MSI-X table*relocate MSI-X to another BAR.*",
+        [VFIO_BAR_WC_NO_MMAP_SUB_PAGE] =
+            "*bar0-wc=off: BAR 0 is smaller than a host page, so whether the "
+            "guest maps it directly depends on where the guest places "
+            "it*Set the property to auto.*",
     };
 
     if (g_test_subprocess()) {
@@ -300,6 +304,7 @@ int main(int argc, char **argv)
         [VFIO_BAR_WC_NO_MMAP_USER] = "x-no-mmap",
         [VFIO_BAR_WC_NO_MMAP_MSIX] = "msix",
         [VFIO_BAR_WC_NO_MMAP_EMULATED] = "emulated",
+        [VFIO_BAR_WC_NO_MMAP_SUB_PAGE] = "sub-page",
     };
 
     g_test_init(&argc, &argv, NULL);

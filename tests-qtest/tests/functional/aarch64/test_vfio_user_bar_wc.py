@@ -306,13 +306,23 @@ class VfioUserBarWc(QemuSystemTest):
             5, 'unimplemented', 0, False,
             'auto: BAR 5 is the upper half of 64-bit BAR 4'))
 
-    def test_sub_page_bar(self):
+    def test_sub_page_bar_auto(self):
         server = VfioUserWcServer(self, '--bar3-sub-page')
-        vm = self.launch('-device', json.dumps(server.device(
-            **{'bar3-wc': 'on'})))
+        vm = self.launch('-device', json.dumps(server.device()))
         self.assertEqual(self.bars(vm)[3], bar(
-            3, 'mem32', 0x100, True, 'on: requested', 'normal-nc', 'tcg-mmu',
-            mmapped=[(0, 0x100)], requested='on'))
+            3, 'mem32', 0x100, True, 'auto: BAR 3 is smaller than a host '
+            'page, so whether the guest maps it directly depends on where '
+            'the guest places it', mmapped=[(0, 0x100)]))
+
+    def test_sub_page_bar_refused(self):
+        server = VfioUserWcServer(self, '--bar3-sub-page')
+        vm = self.launch('-device', 'pcie-root-port,id=rp0,chassis=1')
+        self.assert_refused(vm, server, [
+            ({'bar3-wc': mode}, server.error(
+                f'bar3-wc={mode}: BAR 3 is smaller than a host page, so '
+                'whether the guest maps it directly depends on where the '
+                'guest places it'))
+            for mode in ('on', 'off')])
 
     def test_unmappable_bar_auto(self):
         server = VfioUserWcServer(self, '--bar2-unmappable')
