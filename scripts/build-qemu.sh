@@ -5,6 +5,8 @@
 #                            configured for its docs too
 #   build-qemu.sh --stock    stock QEMU (pristine + base fixups only):
 #                            build/qemu/stock/{src,build}
+#   build-qemu.sh --asan     the patched tree with AddressSanitizer and
+#                            UndefinedBehaviorSanitizer: build/qemu/asan/build
 #   build-qemu.sh --no-stage build QEMU_TREE as it is (series.py check --build)
 #
 # Extra ninja targets may follow the options.  The build directory is
@@ -18,6 +20,9 @@ parse_build_options "$@"
 if [ -n "$stock" ]; then
     tree=${QEMU_TREE:-$BUILD/qemu/stock/src}
     bdir=${QEMU_BUILD_DIR:-$BUILD/qemu/stock/build}
+elif [ -n "$asan" ]; then
+    tree=${QEMU_TREE:-$BUILD/qemu/patched/src}
+    bdir=${QEMU_BUILD_DIR:-$BUILD/qemu/asan/build}
 else
     tree=${QEMU_TREE:-$BUILD/qemu/patched/src}
     bdir=${QEMU_BUILD_DIR:-$BUILD/qemu/patched/build}
@@ -46,6 +51,8 @@ config=(
 # qtest build on.  Stock needs neither.
 if [ -n "$stock" ]; then
     config+=(--disable-docs)
+elif [ -n "$asan" ]; then
+    config+=(--disable-docs --enable-vfio-user-server --enable-asan --enable-ubsan)
 else
     config+=(--enable-docs --enable-vfio-user-server)
 fi

@@ -22,14 +22,7 @@ def run(cycles):
     server = vu.Server()
     q = vu.Qemu("-device", "pcie-root-port,id=rp0,chassis=1", wrapper=VALGRIND)
     try:
-        for i in range(cycles):
-            mode = ("on", "off", "auto")[i % 3]
-            q.cmd("device_add", **vu.vfio_user_device(server, id="wc0", bus="rp0",
-                                                       **{"bar2-wc": mode}))
-            assert [d["device-id"] for d in q.cmd("query-vfio-pci-bars")] == ["wc0"]
-            q.cmd("device_del", id="wc0")
-            q.wait_event("DEVICE_DELETED", timeout=60)
-            assert q.cmd("query-vfio-pci-bars") == []
+        vu.hotplug_cycles(q, server, cycles)
     finally:
         rc, out = q.quit()
         server.stop()

@@ -71,7 +71,7 @@ class QMPError(Exception):
 class Qemu:
     """qemu-system-aarch64 -M virt, paused, with QMP on a UNIX socket."""
 
-    def __init__(self, *args, accel="tcg", wrapper=(), qtest=False):
+    def __init__(self, *args, accel="tcg", wrapper=(), qtest=False, qemu=QEMU):
         self.dir = tempfile.TemporaryDirectory(prefix="qemu-wc-")
         qmp_path = os.path.join(self.dir.name, "qmp.sock")
         qtest_path = os.path.join(self.dir.name, "qtest.sock")
@@ -81,7 +81,7 @@ class Qemu:
                     "-qtest", "chardev:qtest", *args)
         self.log = open(os.path.join(self.dir.name, "qemu.log"), "w+")
         self.proc = subprocess.Popen(
-            [*wrapper, str(QEMU), "-M", "virt", "-accel", accel, "-nic", "none",
+            [*wrapper, str(qemu), "-M", "virt", "-accel", accel, "-nic", "none",
              "-display", "none", "-S", "-qmp", f"unix:{qmp_path},server=on,wait=off",
              *args],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
@@ -164,6 +164,19 @@ def vfio_user_device(server, **props):
     """device_add / -device arguments of a vfio-user-pci on @server."""
     return {"driver": "vfio-user-pci",
             "socket": {"type": "unix", "path": server.socket}, **props}
+
+
+def hotplug_cycles(q, server, cycles):
+    """device_add / device_del a vfio-user-pci on @server under the root
+    port rp0 of @q @cycles times, bar2-wc cycling through on, off, auto."""
+    for i in range(cycles):
+        mode = ("on", "off", "auto")[i % 3]
+        q.cmd("device_add", **vfio_user_device(server, id="wc0", bus="rp0",
+                                               **{"bar2-wc": mode}))
+        assert [d["device-id"] for d in q.cmd("query-vfio-pci-bars")] == ["wc0"]
+        q.cmd("device_del", id="wc0")
+        q.wait_event("DEVICE_DELETED", timeout=60)
+        assert q.cmd("query-vfio-pci-bars") == []
 
 
 # virt's PCIe ECAM (VIRT_HIGH_PCIE_ECAM), 32-bit MMIO window and I/O
