@@ -30,6 +30,16 @@
  *                                 64-byte bursts), as a table with the
  *                                 ratio WC/Device:
  *                                   bar-access: bw <size> <method> ...
+ *   BAR_ACCESS_MODE=copy-until-removed
+ *                                 instead of the cases, memcpy() pages
+ *                                 into resourceN_wc in a loop, each
+ *                                 starting with its number (printing
+ *                                 "bar-access: copying"), for the test
+ *                                 that unplugs the device meanwhile, and
+ *                                 report how the loop ended (at most
+ *                                 20 s):
+ *                                   bar-access: copy ended <how> after
+ *                                   <n> copies, device <present|gone>
  *   BAR_ACCESS_SCRATCH=off+len    the bandwidth mode's range in the BAR,
  *                                 64-byte aligned: nothing outside it is
  *                                 written (required for that mode)
@@ -65,6 +75,7 @@ struct report {
     int sig;
     int code;
     int data_ok;
+    volatile unsigned long copies;  /* copy-until-removed */
 };
 
 static struct report *report;
@@ -493,6 +504,56 @@ static void test_mapping(const char *dev, const char *file)
 }
 
 /*
+ * memcpy() into the BAR while the device goes away under the copy, for
+ * 20 s unless the child dies first: whether it gets a signal is the
+ * kernel's business (Linux 6.12 keeps the mapping of a removed device's
+ * resource file); that its stores no longer reach the device is QEMU's.
+ */
+static void copy_until_removed(const char *dev, int bar_index)
+{
+    char file[32];
+    size_t len;
+    uint8_t *p;
+    pid_t pid;
+    int status;
+
+    snprintf(file, sizeof(file), "resource%d_wc", bar_index);
+    p = map_bar(dev, file, &len);
+    if (!p) {
+        return;
+    }
+    report->copies = 0;
+    fill_pattern(ram, COPY_LEN, 0x5a);
+    printf("bar-access: copying into %s\n", file);
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        for (;;) {
+            unsigned long n = report->copies;
+
+            memcpy(ram, &n, sizeof(n));
+            memcpy(p + (n % (len / COPY_LEN)) * COPY_LEN, ram, COPY_LEN);
+            report->copies = n + 1;
+        }
+    }
+    for (int i = 0; i < 200 && waitpid(pid, &status, WNOHANG) == 0; i++) {
+        usleep(100000);
+    }
+    if (waitpid(pid, &status, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        printf("bar-access: copy ended by the 20 s limit");
+    } else if (WIFSIGNALED(status)) {
+        printf("bar-access: copy ended by %s", signame(WTERMSIG(status)));
+    } else {
+        printf("bar-access: copy ended with status %d", WEXITSTATUS(status));
+    }
+    printf(" after %lu copies, device %s\n", report->copies,
+           access(dev, F_OK) == 0 ? "present" : "gone");
+    munmap(p, len);
+}
+
+/*
  * Bandwidth: MB/s of writes and reads through resourceN (Device-nGnRE)
  * and resourceN_wc (Normal-NC), within the scratch range only.
  */
@@ -684,6 +745,7 @@ int main(void)
     int bar_index = bar_env ? atoi(bar_env) : 2;
     int as_init = getpid() == 1;
     int bw = mode && !strcmp(mode, "bandwidth");
+    int copy = mode && !strcmp(mode, "copy-until-removed");
     unsigned vendor, device;
     char dev[512], file[32], path[600], *end;
     size_t scratch_off = 0, scratch_len = 0;
@@ -739,6 +801,8 @@ int main(void)
         }
         if (bw) {
             bandwidth(dev, bar_index, scratch_off, scratch_len);
+        } else if (copy) {
+            copy_until_removed(dev, bar_index);
         } else {
             snprintf(file, sizeof(file), "resource%d", bar_index);
             test_mapping(dev, file);

@@ -600,6 +600,65 @@ def functional_vfio_user_bar_wc_fails_on_stock():
     assert "Property 'vfio-user-pci.bar2-wc' not found" in out, out[-5000:]
 
 
+def wait_for_line(path, text, q, timeout):
+    """Wait until the file @path (a guest's console) has @text, QEMU @q
+    still running."""
+    def seen():
+        assert q.proc.poll() is None, f"QEMU exited: {q.output()[-3000:]}"
+        return text in Path(path).read_text(errors="replace")
+    vu.wait_for(seen, repr(text), timeout=timeout)
+
+
+@test
+def vfio_user_device_del_mid_memcpy():
+    """device_del of a vfio-user-pci under a root port while a guest process memcpy()s pages into its BAR: the guest unplugs it (its sysfs device goes), QEMU runs on and exits cleanly, the pages copied before are in the device's memory and none copied after reaches it"""
+    server = vu.Server()
+    tmp = tempfile.TemporaryDirectory(prefix="device-del-")
+    console = Path(tmp.name) / "console.log"
+    q = vu.Qemu("-cpu", "max", "-m", "512", "-serial", f"file:{console}",
+                "-kernel", str(guest.GUEST / "vmlinuz"),
+                "-initrd", str(guest.GUEST / "bar-access.cpio"),
+                "-append", f"console=ttyAMA0 quiet BAR_ACCESS_DEVICE="
+                           f"{guest.VFIO_USER_WC_ID} "
+                           "BAR_ACCESS_MODE=copy-until-removed",
+                "-device", "pcie-root-port,id=rp0,chassis=1",
+                "-device", json.dumps(vu.vfio_user_device(
+                    server, id="wc0", bus="rp0", **{"bar2-wc": "on"})))
+    try:
+        q.cmd("cont")
+        wait_for_line(console, "bar-access: copying into resource2_wc", q, 180)
+        time.sleep(2)
+        q.cmd("device_del", id="wc0")
+        q.wait_event("DEVICE_DELETED", timeout=60)
+        assert q.cmd("query-vfio-pci-bars") == []
+        with open(server.bars_file(), "rb") as bars:
+            at_removal = bars.read(MIB)
+        wait_for_line(console, "bar-access: done", q, 120)
+        status = q.cmd("query-status")["status"]
+        with open(server.bars_file(), "rb") as bars:
+            at_end = bars.read(MIB)
+    finally:
+        rc, out = q.quit()
+        src, serr = server.stop()
+    log = console.read_text(errors="replace")
+    tmp.cleanup()
+    ended = re.search(r"bar-access: copy ended (.*) after (\d+) copies, "
+                      r"device (\w+)", log)
+    assert ended, log[-3000:]
+    # Linux 6.12 leaves a removed device's resource mapping in place: the
+    # process copies on, into nothing.
+    assert ended.group(3) == "gone", ended.group(0)
+    assert status in ("running", "shutdown"), status
+    # Page n starts with n, then the pattern (fill_pattern(), seed 0x5a).
+    pattern = bytes((0x5a + i * 7) & 0xff for i in range(8, 4096))
+    pages = [at_removal[o:o + 4096] for o in range(0, MIB, 4096)]
+    copied = [int.from_bytes(p[:8], "little") for p in pages if p[8:] == pattern]
+    assert copied and max(copied) < int(ended.group(2)), (copied[:8], ended.group(0))
+    assert at_end == at_removal, "the guest's stores reached the device after its removal"
+    assert rc == 0 and src == 0, (rc, out[-3000:], serr)
+    print(f"  {ended.group(0)}")
+
+
 # The series' own functional test of vfio-user-pci's barN-wc (no guest),
 # as a reviewer runs it in the staged tree's build directory.
 SERIES_FUNCTIONAL_TEST = (TOP / "tests-qtest" / "tests" / "functional" /
@@ -1154,7 +1213,8 @@ def sanitizers_asan_ubsan():
 # than a QEMU without a guest, and what takes minutes.
 SUITE_GUEST = {"guest_bar_access_patched", "guest_bar_access_stock",
                "guest_bandwidth_table", "functional_vfio_user_bar_wc",
-               "functional_vfio_user_bar_wc_fails_on_stock"}
+               "functional_vfio_user_bar_wc_fails_on_stock",
+               "vfio_user_device_del_mid_memcpy"}
 SUITE_SLOW = {"series_check", "readme_git_am_works", "linux_series_check",
               "upstream_qtest_aarch64_same_as_stock",
               "upstream_check_tcg_same_as_stock", "docs_build",
