@@ -564,15 +564,15 @@ def functional_test(flavour):
     """Run the tests/functional test of the guest on vfio-user-pci with the
     @flavour QEMU, through that tree's qemu_test framework; return (rc,
     {case: TAP line}, output)."""
-    build = BUILD / "qemu" / flavour / "build"
     src = BUILD / "qemu" / flavour / "src"
+    # The server and its helper are the series': the patched build's.
     env = dict(os.environ,
                QEMU_TEST_QEMU_BINARY=str(guest.QEMU[flavour]),
-               QEMU_BUILD_ROOT=str(build),
-               PYTHONPATH=f"{src / 'python'}:{src / 'tests' / 'functional'}",
+               QEMU_BUILD_ROOT=str(QEMU_BUILD),
+               PYTHONPATH=f"{src / 'python'}:{src / 'tests' / 'functional'}:"
+                          f"{SERIES_FUNCTIONAL_TEST.parent}",
                QEMU_TEST_BAR_WC_KERNEL=str(guest.GUEST / "vmlinuz"),
-               QEMU_TEST_BAR_WC_INITRD=str(guest.GUEST / "bar-access.cpio"),
-               QEMU_TEST_VFIO_USER_WC_SERVER=str(vu.SERVER))
+               QEMU_TEST_BAR_WC_INITRD=str(guest.GUEST / "bar-access.cpio"))
     # Debian's python3, which has pycotap, not whatever python3 PATH finds.
     r = run(["/usr/bin/python3", str(FUNCTIONAL_TEST)], env=env, timeout=600)
     tap = {m.group(1): m.group(0) for m in
@@ -772,7 +772,9 @@ def nested_upstream_selftests_same_on_both_kernels():
         patched[smrt].log[-3000:]
 
 
-L2_MODES = ("on", "auto", "off")
+# "kill": L1 QEMU killed while L2 runs, before the others, which then
+# show that L1 and its vfio-pci device outlive it.
+L2_MODES = ("kill", "on", "auto", "off")
 
 
 @functools.lru_cache(maxsize=None)
@@ -826,6 +828,16 @@ KVM_AUTO_REASON = ("auto: QEMU sets no memory type; KVM chooses: on arm64, "
                    "memory whose driver does not allow any uncached type")
 
 
+def check_l1_qemu_killed(runs, log):
+    """L1 QEMU killed with SIGKILL once L2 ran: L1 lives on (the next run
+    follows), and the device stays bound to vfio-pci."""
+    killed = runs.get("kill")
+    assert killed and killed.status == 137, (killed.status if killed else log[-4000:])
+    assert "bar-access: device" in killed.log, killed.log[-3000:]
+    assert re.search(r"^nested-kvm: killed L1 QEMU; \S+'s driver: vfio-pci$",
+                     killed.log, re.M), killed.log[-3000:]
+
+
 @test
 def nested_kvm_vfio_pci_bar_wc():
     """nested KVM: L1 QEMU -accel kvm -device vfio-pci,bar2-wc=on/auto/off;
@@ -839,6 +851,7 @@ def nested_kvm_vfio_pci_bar_wc():
         "off": ("device-ngnre", "kvm-memslot", "pfnmap-device",
                 "off: requested", "device-ngnre"),
     }
+    check_l1_qemu_killed(runs, log)
     for mode, (effective, mechanism, flag, reason, stage2) in expect.items():
         l2 = runs.get(mode)
         assert l2 and l2.status == 0 and "bar-access: done" in l2.log, \
@@ -1143,18 +1156,6 @@ def leaked_bytes(reports):
                for m in LEAK_SUMMARY.finditer(text))
 
 
-def asan_hotplug(cycles):
-    """@cycles hot-plug cycles on the ASan QEMU: the bytes it leaked."""
-    server = vu.Server()
-    q = vu.Qemu("-device", "pcie-root-port,id=rp0,chassis=1", qemu=ASAN_QEMU)
-    try:
-        vu.hotplug_cycles(q, server, cycles)
-    finally:
-        rc, out = q.quit()
-        server.stop()
-    return rc, out
-
-
 @test
 def sanitizers_asan_ubsan():
     """opt-in tier: the patched QEMU built with ASan and UBSan (its build time printed) runs the series' functional test, the guest's table on ivshmem and on vfio-user-pci with bar2-wc=off, and 200 hot-plug cycles with bar2-wc cycling: no ASan or UBSan report, and no leak that grows with the cycles"""
@@ -1192,9 +1193,9 @@ def sanitizers_asan_ubsan():
         print(f"  two guest boots: {time.monotonic() - start:.0f} s")
 
         start = time.monotonic()
-        baseline = asan_hotplug(0)
+        baseline = vu.run_hotplug(0, qemu=ASAN_QEMU)
         base = errors_in("hotplug 0", logs.take())
-        cycled = asan_hotplug(200)
+        cycled = vu.run_hotplug(200, qemu=ASAN_QEMU)
         after = errors_in("hotplug 200", logs.take())
         print(f"  hot-plug: 0 cycles leak {leaked_bytes(base)} bytes, 200 "
               f"cycles {leaked_bytes(after)} bytes "

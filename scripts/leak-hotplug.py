@@ -19,13 +19,7 @@ VALGRIND = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite",
 
 
 def run(cycles):
-    server = vu.Server()
-    q = vu.Qemu("-device", "pcie-root-port,id=rp0,chassis=1", wrapper=VALGRIND)
-    try:
-        vu.hotplug_cycles(q, server, cycles)
-    finally:
-        rc, out = q.quit()
-        server.stop()
+    _, out = vu.run_hotplug(cycles, wrapper=VALGRIND)
     lost = re.search(r"definitely lost: ([\d,]+) bytes in ([\d,]+) blocks", out)
     errors = re.search(r"ERROR SUMMARY: (\d+) errors", out)
     return (int(lost.group(1).replace(",", "")) if lost else 0,

@@ -179,6 +179,20 @@ def hotplug_cycles(q, server, cycles):
         assert q.cmd("query-vfio-pci-bars") == []
 
 
+def run_hotplug(cycles, **qemu_args):
+    """A QEMU (@qemu_args as for Qemu) with a root port, through
+    @cycles hot-plug cycles on a server of its own: (its exit status, its
+    output)."""
+    server = Server()
+    q = Qemu("-device", "pcie-root-port,id=rp0,chassis=1", **qemu_args)
+    try:
+        hotplug_cycles(q, server, cycles)
+    finally:
+        rc, out = q.quit()
+        server.stop()
+    return rc, out
+
+
 # virt's PCIe ECAM (VIRT_HIGH_PCIE_ECAM), 32-bit MMIO window and I/O
 # window (VIRT_PCIE_PIO, where PCI I/O space appears in memory).
 VIRT_ECAM = 0x4010000000

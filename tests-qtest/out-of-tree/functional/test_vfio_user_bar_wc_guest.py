@@ -28,24 +28,26 @@ Everything is local; nothing is downloaded:
                                    for the MOPS cases (Debian's
                                    linux-image-arm64 6.12 works)
     QEMU_TEST_BAR_WC_INITRD        an initramfs with bar-access as /init
-    QEMU_TEST_VFIO_USER_WC_SERVER  the vfio-user-wc-server binary
+
+and the series' tests/vfio-user-wc-server from QEMU_BUILD_ROOT's build
+(with the series' tests/functional/aarch64 on PYTHONPATH, for its
+helper), whichever QEMU_TEST_QEMU_BINARY is.
 """
 
 import json
 import os
-import subprocess
-import time
 from unittest import skipUnless
 
 from qemu_test import QemuSystemTest, wait_for_console_pattern
+# The series' own test, for its server (which QEMU_BUILD_ROOT's build
+# has); a module, so that its test class is not collected here.
+import test_vfio_user_bar_wc as series_test
 
 KERNEL = os.getenv('QEMU_TEST_BAR_WC_KERNEL')
 INITRD = os.getenv('QEMU_TEST_BAR_WC_INITRD')
-SERVER = os.getenv('QEMU_TEST_VFIO_USER_WC_SERVER')
 
-# vfio-user-wc-server: its PCI ID, and where its BARs live in its memfd.
+# tests/vfio-user-wc-server's PCI ID.
 DEVICE_ID = '1b36:0099'
-BAR_OFFSET_IN_MEMFD = {2: 0, 0: 0x100000}
 # Where the guest's 'store8-aligned' case writes, and what.
 STORE_OFFSET = 0x100
 STORE_VALUE = 0x1122334455667788
@@ -74,43 +76,13 @@ AUTO_REASON = ("auto: QEMU sets no memory type; TCG imposes none, so the "
                "guest's own mapping decides")
 
 
-@skipUnless(KERNEL and INITRD and SERVER,
-            'needs QEMU_TEST_BAR_WC_KERNEL, QEMU_TEST_BAR_WC_INITRD and '
-            'QEMU_TEST_VFIO_USER_WC_SERVER')
-class VfioUserBarWc(QemuSystemTest):
+@skipUnless(KERNEL and INITRD,
+            'needs QEMU_TEST_BAR_WC_KERNEL and QEMU_TEST_BAR_WC_INITRD')
+class VfioUserBarWcGuest(QemuSystemTest):
 
     timeout = 120
     # A failure's report is the whole table's diff, case by case.
     maxDiff = None
-
-    def start_server(self):
-        sock = os.path.join(self.socket_dir().name, 'vfio-user.sock')
-        server = subprocess.Popen([SERVER, sock], stdin=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True)
-        self.addCleanup(self.stop_server, server)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(sock):
-            self.assertIsNone(server.poll(), 'the server exited')
-            self.assertLess(time.monotonic(), deadline,
-                            'no server socket after 10 s')
-            time.sleep(0.05)
-        return server, sock
-
-    def stop_server(self, server):
-        server.terminate()
-        _, stderr = server.communicate(timeout=10)
-        self.assertEqual(server.returncode, 0, stderr)
-
-    def server_memory(self, server, offset, length):
-        """Read the server's BAR memfd, the device's own view."""
-        fds = f'/proc/{server.pid}/fd'
-        for fd in os.listdir(fds):
-            path = os.path.join(fds, fd)
-            if os.readlink(path).startswith('/memfd:vfio-user-wc-bars'):
-                with open(path, 'rb') as memfd:
-                    memfd.seek(offset)
-                    return memfd.read(length)
-        self.fail('the server has no BAR memfd')
 
     def run_guest(self, bar, **props):
         """Boot the guest on BAR @bar of a vfio-user-pci with @props; return
@@ -119,10 +91,8 @@ class VfioUserBarWc(QemuSystemTest):
         self.set_machine('virt')
         self.require_accelerator('tcg')
         self.require_device('vfio-user-pci')
-        server, sock = self.start_server()
-
-        device = {'driver': 'vfio-user-pci', 'id': 'wc0',
-                  'socket': {'type': 'unix', 'path': sock}, **props}
+        server = series_test.VfioUserWcServer(self)
+        device = server.device(id='wc0', **props)
         self.vm.set_console()
         self.vm.add_args('-accel', 'tcg', '-cpu', 'max', '-m', '512',
                          '-nic', 'none', '-no-shutdown',
@@ -141,8 +111,7 @@ class VfioUserBarWc(QemuSystemTest):
                     and words[2] in CASES:
                 results[(words[1], words[2])] = words[3]
 
-        stored = self.server_memory(server, BAR_OFFSET_IN_MEMFD[bar] +
-                                    STORE_OFFSET, 8)
+        stored = server.memory(series_test.MEMFD_OFFSET[bar] + STORE_OFFSET, 8)
         return results, int.from_bytes(stored, 'little')
 
     def bar_report(self, bar):
