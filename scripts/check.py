@@ -1212,6 +1212,35 @@ def sanitizers_asan_ubsan():
         "\n".join(after.values())[:8000]
 
 
+# What lockdep, KASAN and the kernel's own checks print when they find
+# something.
+KERNEL_REPORT = re.compile(r"^.*(BUG: |WARNING: |possible circular locking|"
+                           r"inconsistent lock state|suspicious RCU usage|"
+                           r"KASAN: |sleeping function called from invalid "
+                           r"context|Call trace:).*$", re.M)
+
+
+@test
+def sanitizers_l1_lockdep_kasan():
+    """opt-in tier: the series' L1 kernel with lockdep and KASAN (build-linux.sh --debug, its build time printed) runs the memslot selftests in the nested bed: pfnmap_memtype 8 of 8 and set_memory_region_test pass, and the kernel reports nothing"""
+    start = time.monotonic()
+    r = run([str(TOP / "scripts" / "build-linux.sh"), "--debug"], timeout=5400)
+    assert r.returncode == 0, r.stdout[-3000:]
+    print(f"  lockdep+KASAN L1 kernel build: {time.monotonic() - start:.0f} s")
+    start = time.monotonic()
+    tests, log, _ = nested_kvm.run(guest.QEMU["patched"], nested_kvm.KERNEL["debug"],
+                                   timeout=3600, loud=True)
+    print(f"  nested selftests: {time.monotonic() - start:.0f} s")
+    assert "lockdep" in log.lower() or "Lock dependency validator" in log, log[:3000]
+    t = tests.get(PFNMAP)
+    assert t and t.status == 0 and len(t.results) == 8 and \
+        all(r == "ok" for r in t.results.values()), (t.log if t else log)[-6000:]
+    memslots = tests.get("set_memory_region_test")
+    assert memslots and memslots.status == 0, (memslots.log if memslots else log)[-6000:]
+    reports = KERNEL_REPORT.findall(log)
+    assert not reports, "\n".join(reports[:40])
+
+
 # The meson suites (meson.build reads them with --list): what needs more
 # than a QEMU without a guest, and what takes minutes.
 SUITE_GUEST = {"guest_bar_access_patched", "guest_bar_access_stock",

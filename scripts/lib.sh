@@ -124,11 +124,12 @@ private_apt_update() {
 # The options of build-qemu.sh and build-linux.sh: sets stage (empty with
 # --no-stage), stock (1 with --stock) and the array args (what follows).
 parse_build_options() {
-    stage=1 stock= asan= args=()
+    stage=1 stock= asan= debug= args=()
     while [ $# -gt 0 ]; do
         case "$1" in
         --stock) stock=1 ;;
         --asan) asan=1 ;;
+        --debug) debug=1 ;;
         --no-stage) stage= ;;
         --*) die "unknown option $1" ;;
         *) args+=("$1") ;;

@@ -41,6 +41,8 @@ NESTED = BUILD / "nested"
 KERNEL = {
     "patched": BUILD / "linux" / "patched" / "build" / "arch" / "arm64" / "boot" / "Image",
     "stock": BUILD / "linux" / "stock" / "build" / "arch" / "arm64" / "boot" / "Image",
+    # build-linux.sh --debug: the patched kernel with lockdep and KASAN
+    "debug": BUILD / "linux" / "debug" / "build" / "arch" / "arm64" / "boot" / "Image",
 }
 SELFTESTS = BUILD / "linux" / "selftests"
 SELFTEST_LIST = TOP / "target-arm-s2" / "out-of-tree" / "nested" / "selftests"
@@ -157,13 +159,14 @@ def parse_l2(tests):
     return runs
 
 
-def run(qemu, kernel, l2_modes=(), timeout=1200):
+def run(qemu, kernel, l2_modes=(), timeout=1200, loud=False):
     """Boot L1 on @qemu with @kernel; return ({selftest: Selftest}, the
     console log, the BAR's bytes in L0's backing file at the end).  With
     @l2_modes, L1 runs L1 QEMU and L2 once a bar2-wc mode instead of the
-    selftests: parse_l2() reads those."""
+    selftests: parse_l2() reads those.  @loud: every kernel message on
+    the console (lockdep's warnings among them), not only errors."""
     initramfs = build_initramfs()
-    append = "console=ttyAMA0 panic=-1 quiet"
+    append = "console=ttyAMA0 panic=-1 " + ("loglevel=7" if loud else "quiet")
     if l2_modes:
         append += " nested.l2=" + ",".join(l2_modes)
     with tempfile.NamedTemporaryFile(prefix="nested-ivshmem-") as shm:
