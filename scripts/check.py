@@ -377,6 +377,12 @@ def unit_vfio_bar_wc():
 
 
 @test
+def upstream_check_qjson():
+    """upstream tests/unit/check-qjson (the JSON parser patch 22 fixes)"""
+    run_glib_test("tests/unit/check-qjson")
+
+
+@test
 def upstream_qmp_cmd_test():
     """upstream qmp-cmd-test (query-vfio-pci-bars among the query commands)"""
     run_glib_test("tests/qtest/qmp-cmd-test", qemu=guest.QEMU["patched"])
@@ -532,8 +538,9 @@ def guest_bandwidth_table():
     server = vu.Server()
     try:
         memfd = server.bars_file()
+        # All of the device's memory: BAR2 and the other BARs after it.
         with open(memfd, "r+b") as f:
-            f.write(b"\xa5" * (MIB + 0x10000))
+            f.write(b"\xa5" * os.fstat(f.fileno()).st_size)
         dev = vu.vfio_user_device(server, **{"bar2-wc": "on"})
         _, log = guest.boot(guest.QEMU["patched"], ["-device", json.dumps(dev)],
                             guest.VFIO_USER_WC_ID, append=guest.BANDWIDTH_APPEND)

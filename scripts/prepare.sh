@@ -10,7 +10,7 @@ scripts/install-host-deps.sh
 scripts/build-qemu.sh --stock
 scripts/build-qemu.sh tests/unit/test-vfio-bar-wc tests/qtest/qmp-cmd-test \
     tests/qtest/device-introspect-test tests/qtest/qom-test \
-    tests/vfio-user-wc-server
+    tests/unit/check-qjson tests/vfio-user-wc-server
 scripts/build-l1-qemu.sh
 scripts/fetch-guest.sh
 scripts/build-linux.sh
