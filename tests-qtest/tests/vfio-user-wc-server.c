@@ -17,7 +17,8 @@
  *                client's mmap fails and it must trap every access; with
  *                --bar2-size=SIZE, the server reports SIZE (at most 1 MiB)
  *                as BAR2's size, a power of two or not, as a faulty
- *                server could
+ *                server could; with --bar2-io-space, its config space
+ *                says BAR2 is I/O while the region stays memory
  *   BAR3         not implemented (size 0); with --bar3-sub-page, 256 B
  *                32-bit memory, prefetchable, mmappable
  *   BAR4..5      not implemented; with --bar4-mem64, BAR4 is 64 KiB 64-bit
@@ -30,7 +31,8 @@
  * disconnect, and exits with 0 on SIGTERM or SIGINT, removing its socket.
  *
  * usage: vfio-user-wc-server [--msix] [--bar2-unmappable] [--bar2-size=SIZE]
- *                            [--bar3-sub-page] [--bar4-mem64] [--intx] SOCKET
+ *                            [--bar2-io-space] [--bar3-sub-page]
+ *                            [--bar4-mem64] [--intx] SOCKET
  *
  * Copyright (c) 2026 QEMU arm64 WC project
  *
@@ -143,7 +145,8 @@ static void die(const char *what)
 static void usage(const char *argv0)
 {
     fprintf(stderr, "usage: %s [--msix] [--bar2-unmappable] [--bar2-size=SIZE] "
-            "[--bar3-sub-page] [--bar4-mem64] [--intx] SOCKET\n", argv0);
+            "[--bar2-io-space] [--bar3-sub-page] [--bar4-mem64] [--intx] "
+            "SOCKET\n", argv0);
     exit(EXIT_FAILURE);
 }
 
@@ -153,6 +156,7 @@ int main(int argc, char **argv)
         { "msix", no_argument, NULL, 'm' },
         { "bar2-unmappable", no_argument, NULL, 'u' },
         { "bar2-size", required_argument, NULL, 's' },
+        { "bar2-io-space", no_argument, NULL, 'o' },
         { "bar3-sub-page", no_argument, NULL, '3' },
         { "bar4-mem64", no_argument, NULL, '4' },
         { "intx", no_argument, NULL, 'i' },
@@ -163,7 +167,8 @@ int main(int argc, char **argv)
     struct iovec bar2_mmap = { .iov_base = 0, .iov_len = BAR2_SIZE };
     struct iovec bar3_mmap = { .iov_base = 0, .iov_len = BAR3_SIZE };
     struct iovec bar4_mmap = { .iov_base = 0, .iov_len = BAR4_SIZE };
-    bool msix = false, bar2_unmappable = false, bar3 = false, bar4 = false;
+    bool msix = false, bar2_unmappable = false, bar2_io = false;
+    bool bar3 = false, bar4 = false;
     unsigned long bar2_size = BAR2_SIZE;
     const char *socket_path;
     int bar2_mmap_fd, opt;
@@ -184,6 +189,9 @@ int main(int argc, char **argv)
                 usage(argv[0]);
             }
             bar2_mmap.iov_len = bar2_size;
+            break;
+        case 'o':
+            bar2_io = true;
             break;
         case '3':
             bar3 = true;
@@ -279,6 +287,10 @@ int main(int argc, char **argv)
      * low bits of a memory BAR from config space.
      */
     vfu_pci_get_config_space(ctx)->hdr.bars[2].mem.prefetchable = 1;
+    if (bar2_io) {
+        vfu_pci_get_config_space(ctx)->hdr.bars[2].raw =
+            PCI_BASE_ADDRESS_SPACE_IO;
+    }
     if (bar3) {
         vfu_pci_get_config_space(ctx)->hdr.bars[3].mem.prefetchable = 1;
     }

@@ -401,6 +401,16 @@ class VfioUserBarWc(QemuSystemTest):
                               'which is not a power of two')),
         ], then_plugs=False)
 
+    def test_io_space_memory_region_refused(self):
+        """A server whose config space calls BAR2 I/O while its region is
+        memory: config space decides, as it does for the guest."""
+        server = VfioUserWcServer(self, '--bar2-io-space')
+        vm = self.launch('-device', 'pcie-root-port,id=rp0,chassis=1')
+        self.assert_refused(vm, server, [
+            ({'bar2-wc': mode}, server.error(f'bar2-wc={mode}: BAR 2 is an '
+                                             'I/O BAR'))
+            for mode in ('on', 'off')])
+
     def test_qtest_accelerator_refused(self):
         """The qtest accelerator enforces no host memory type."""
         server = VfioUserWcServer(self)
