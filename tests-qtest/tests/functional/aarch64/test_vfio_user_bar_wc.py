@@ -206,6 +206,16 @@ class VfioUserBarWc(QemuSystemTest):
             self.assertEqual([d['device-id'] for d in
                               vm.cmd('query-vfio-pci-bars')], ['good'])
 
+    def assert_on_off_refused(self, server_option, nr, why):
+        """bar@nr-wc=on and off, on a server started with @server_option:
+        both refused, BAR @nr @why."""
+        server = VfioUserWcServer(self, server_option)
+        vm = self.launch('-device', 'pcie-root-port,id=rp0,chassis=1')
+        self.assert_refused(vm, server, [
+            ({f'bar{nr}-wc': mode},
+             server.error(f'bar{nr}-wc={mode}: BAR {nr} {why}'))
+            for mode in ('on', 'off')])
+
     def check_report(self, vm, server, want, hmp_line):
         [device] = vm.cmd('query-vfio-pci-bars')
         self.assertEqual((device['device-id'], device['qom-path'],
@@ -315,14 +325,9 @@ class VfioUserBarWc(QemuSystemTest):
             'the guest places it', mmapped=[(0, 0x100)]))
 
     def test_sub_page_bar_refused(self):
-        server = VfioUserWcServer(self, '--bar3-sub-page')
-        vm = self.launch('-device', 'pcie-root-port,id=rp0,chassis=1')
-        self.assert_refused(vm, server, [
-            ({'bar3-wc': mode}, server.error(
-                f'bar3-wc={mode}: BAR 3 is smaller than a host page, so '
-                'whether the guest maps it directly depends on where the '
-                'guest places it'))
-            for mode in ('on', 'off')])
+        self.assert_on_off_refused(
+            '--bar3-sub-page', 3, 'is smaller than a host page, so whether '
+            'the guest maps it directly depends on where the guest places it')
 
     def test_unmappable_bar_auto(self):
         server = VfioUserWcServer(self, '--bar2-unmappable')
@@ -374,23 +379,15 @@ class VfioUserBarWc(QemuSystemTest):
         ])
 
     def test_upper_half_refused(self):
-        server = VfioUserWcServer(self, '--bar4-mem64')
-        vm = self.launch('-device', 'pcie-root-port,id=rp0,chassis=1')
-        self.assert_refused(vm, server, [
-            ({'bar5-wc': mode}, server.error(
-                f'bar5-wc={mode}: BAR 5 is the upper half of 64-bit BAR 4'))
-            for mode in ('on', 'off')])
+        self.assert_on_off_refused('--bar4-mem64', 5,
+                                   'is the upper half of 64-bit BAR 4')
 
     def test_unmappable_bar_refused(self):
         # The server passes a pipe's read end for BAR2: a shared writable
         # mmap of it fails with EACCES.
-        server = VfioUserWcServer(self, '--bar2-unmappable')
-        vm = self.launch('-device', 'pcie-root-port,id=rp0,chassis=1')
-        self.assert_refused(vm, server, [
-            ({'bar2-wc': mode}, server.error(
-                f'bar2-wc={mode}: BAR 2 could not be mmapped, so no memory '
-                'type applies: Permission denied'))
-            for mode in ('on', 'off')])
+        self.assert_on_off_refused(
+            '--bar2-unmappable', 2, 'could not be mmapped, so no memory type '
+            'applies: Permission denied')
 
     def test_bad_bar_size_refused(self):
         """A server that reports a BAR size no PCI BAR can have."""
@@ -404,12 +401,7 @@ class VfioUserBarWc(QemuSystemTest):
     def test_io_space_memory_region_refused(self):
         """A server whose config space calls BAR2 I/O while its region is
         memory: config space decides, as it does for the guest."""
-        server = VfioUserWcServer(self, '--bar2-io-space')
-        vm = self.launch('-device', 'pcie-root-port,id=rp0,chassis=1')
-        self.assert_refused(vm, server, [
-            ({'bar2-wc': mode}, server.error(f'bar2-wc={mode}: BAR 2 is an '
-                                             'I/O BAR'))
-            for mode in ('on', 'off')])
+        self.assert_on_off_refused('--bar2-io-space', 2, 'is an I/O BAR')
 
     def test_qtest_accelerator_refused(self):
         """The qtest accelerator enforces no host memory type."""
