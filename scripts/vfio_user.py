@@ -38,8 +38,11 @@ class Server:
     def __init__(self, *options):
         self.dir = tempfile.TemporaryDirectory(prefix="vfio-user-wc-")
         self.socket = os.path.join(self.dir.name, "server.sock")
+        # Not the caller's stdout: a server that outlives a failed test
+        # must not hold meson's pipe open, which hangs meson test.
         self.proc = subprocess.Popen([str(SERVER), *options, self.socket],
                                      stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         wait_for(lambda: os.path.exists(self.socket) or self.proc.poll() is not None,
                  "the server's socket")
