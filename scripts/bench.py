@@ -4,8 +4,8 @@
 asserts nothing.
 
 1. Instructions (valgrind's cachegrind), which resolve far below 1 %:
-   bare-metal workloads (target-arm-s2/out-of-tree/bench/tlb-fill-bench.c)
-   run for N and for 2N iterations, and the difference, divided by N, is
+   bare-metal workloads (target-arm-s2/out-of-tree/bench/tlb-fill-bench.c,
+   built by its meson.build for N and for 2N iterations) are run, and the difference, divided by N, is
    the cost of one iteration with QEMU's start-up cancelled out:
 
      RAM TLB fills   256 TLB fills an iteration (worst case per fill)
@@ -30,40 +30,35 @@ asserts nothing.
 
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
-import tempfile
 import time
 
 import guest
 import vfio_user as vu
 
-BENCH_SRC = guest.TOP / "target-arm-s2" / "out-of-tree" / "bench" / "tlb-fill-bench.c"
-TCG_SRC = guest.BUILD / "qemu" / "patched" / "src" / "tests" / "tcg"
-TCG_BUILD = guest.BUILD / "qemu" / "patched" / "build" / "tests" / "tcg" / "aarch64-softmmu"
+WORKLOAD_DIR = guest.PROGRAMS / "target-arm-s2" / "out-of-tree" / "bench"
+# tlb-fill-bench.c's BAR_SLOT: the device's slot.
 BAR_SLOT = 2
 
-# workload: (cflags, iterations N, needs the device)
+# workload: (its name in bench/meson.build, needs the device)
 WORKLOADS = {
-    "RAM TLB fills": ("-DWORKLOAD_FILLS", 1000, False),
-    "RAM copy": ("-DWORKLOAD_COPY", 10, False),
-    "BAR2 TLB fills": (f"-DWORKLOAD_BAR_FILLS -DBAR_SLOT={BAR_SLOT}", 1000, True),
+    "RAM TLB fills": ("fills", False),
+    "RAM copy": ("copy", False),
+    "BAR2 TLB fills": ("bar-fills", True),
 }
 
 
-def build_workload(outdir, cflags, iterations):
-    """Link a workload against tests/tcg's boot.o and printf.o."""
-    out = os.path.join(outdir, f"bench-{abs(hash(cflags))}-{iterations}")
-    subprocess.run(["aarch64-linux-gnu-gcc", "-nostdlib", "-O2", "-isystem",
-                    str(TCG_SRC / "minilib"), "-ffreestanding",
-                    "-fno-stack-protector", *cflags.split(),
-                    f"-DITERATIONS={iterations}", str(BENCH_SRC), "-o", out,
-                    f"-Wl,-T{TCG_SRC / 'aarch64' / 'system' / 'kernel.ld'}",
-                    "-static", "-nostdlib", str(TCG_BUILD / "boot.o"),
-                    str(TCG_BUILD / "printf.o"), "-lgcc"], check=True)
-    return out
+def workload_kernels(workload):
+    """(N, the workload built for N iterations, for 2N)."""
+    built = {int(p.name.rsplit("-", 1)[1]): str(p)
+             for p in WORKLOAD_DIR.glob(f"tlb-fill-bench-{workload}-[0-9]*")}
+    n = min(built, default=None)
+    if n is None or sorted(built) != [n, 2 * n]:
+        raise RuntimeError(f"{WORKLOAD_DIR}: want tlb-fill-bench-{workload}-N "
+                           f"and -2N, have {sorted(built)}; run scripts/prepare.sh")
+    return n, [built[n], built[2 * n]]
 
 
 def count_instructions(qemu, kernel, device):
@@ -99,30 +94,26 @@ def instructions(repeats):
           f" median of {repeats}; the ratio's range over all pairs of runs")
     print(f"{'workload':<16}{'configuration':<30}{'stock':>13}{'patched':>13}"
           f"{'patched/stock':>15}  range")
-    subprocess.run(["make", "-s", "-C", str(TCG_BUILD), "boot.o", "printf.o"],
-                   check=True)
-    with tempfile.TemporaryDirectory(prefix="tlb-fill-bench-") as tmp:
-        for name, (cflags, n, needs_device) in WORKLOADS.items():
-            kernels = [build_workload(tmp, cflags, n),
-                       build_workload(tmp, cflags, 2 * n)]
-            for title, stock_dev, patched_dev in configs:
-                if needs_device and stock_dev is None:
-                    continue
-                runs = {"stock": [], "patched": []}
-                for _ in range(repeats):
-                    for flavour, dev in (("stock", stock_dev),
-                                         ("patched", patched_dev)):
-                        counts = [count_instructions(guest.QEMU[flavour], k, dev)
-                                  for k in kernels]
-                        runs[flavour].append((counts[1] - counts[0]) / n)
-                med = {f: statistics.median(r) for f, r in runs.items()}
-                label = title + (" (bar2-wc=on)" if patched_dev else "")
-                print(f"{name:<16}{label:<30}{med['stock']:>13,.0f}"
-                      f"{med['patched']:>13,.0f}"
-                      f"{med['patched'] / med['stock']:>15.4f}  "
-                      f"{min(runs['patched']) / max(runs['stock']):.4f}-"
-                      f"{max(runs['patched']) / min(runs['stock']):.4f}",
-                      flush=True)
+    for name, (workload, needs_device) in WORKLOADS.items():
+        n, kernels = workload_kernels(workload)
+        for title, stock_dev, patched_dev in configs:
+            if needs_device and stock_dev is None:
+                continue
+            runs = {"stock": [], "patched": []}
+            for _ in range(repeats):
+                for flavour, dev in (("stock", stock_dev),
+                                     ("patched", patched_dev)):
+                    counts = [count_instructions(guest.QEMU[flavour], k, dev)
+                              for k in kernels]
+                    runs[flavour].append((counts[1] - counts[0]) / n)
+            med = {f: statistics.median(r) for f, r in runs.items()}
+            label = title + (" (bar2-wc=on)" if patched_dev else "")
+            print(f"{name:<16}{label:<30}{med['stock']:>13,.0f}"
+                  f"{med['patched']:>13,.0f}"
+                  f"{med['patched'] / med['stock']:>15.4f}  "
+                  f"{min(runs['patched']) / max(runs['stock']):.4f}-"
+                  f"{max(runs['patched']) / min(runs['stock']):.4f}",
+                  flush=True)
 
 
 def one_boot(qemu, props=None):

@@ -8,8 +8,6 @@
 #   build/nested/deb/x/bin/busybox  Debian bookworm's busybox-static
 #       (arm64), downloaded as a .deb through the private apt
 #       configuration and unpacked, never installed
-#   build/nested/qmp-call  L1's QMP client
-#       (target-arm-s2/out-of-tree/nested/qmp-call.c), static
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -35,9 +33,3 @@ if [ ! -x "$deb/x/bin/busybox" ]; then
     dpkg-deb -x "$deb"/busybox-static_*.deb "$deb/x"
 fi
 note "busybox: $deb/x/bin/busybox"
-
-src=$TOP/target-arm-s2/out-of-tree/nested/qmp-call.c
-if [ ! -x "$BUILD/nested/qmp-call" ] || [ "$src" -nt "$BUILD/nested/qmp-call" ]; then
-    aarch64-linux-gnu-gcc -static -O2 -Wall -Werror -o "$BUILD/nested/qmp-call" "$src"
-fi
-note "qmp-call: $BUILD/nested/qmp-call"

@@ -183,23 +183,18 @@ def tcg_sel2_s1ns_fails_on_stock():
         "FAIL: DC ZVA, Secure IPA: stage 2 Alignment fault")
 
 
-HOST_TYPE_AARCH32 = TOP / "target-arm-s2" / "out-of-tree" / "tcg" / "host-type-aarch32.c"
+HOST_TYPE_AARCH32 = guest.PROGRAMS / "target-arm-s2" / "out-of-tree" / "tcg" / "host-type-aarch32"
 
 
 def run_host_type_aarch32(**props):
-    """target-arm-s2/out-of-tree/tcg/host-type-aarch32.c, built with the
-    tests/tcg harness, at EL2 on the patched QEMU with a vfio-user-pci on
-    the test server with @props: its RESULT lines, {case: outcome}."""
-    work = BUILD / "tcg-out-of-tree"
-    work.mkdir(exist_ok=True)
-    shutil.copy(HOST_TYPE_AARCH32, work)
-    prog = work / HOST_TYPE_AARCH32.stem
-    system = BUILD / "qemu" / "patched" / "src" / "tests" / "tcg" / "aarch64" / "system"
-    r = run(["make", "-s", "-C", str(TCG_DIR), f"EXTRA_CFLAGS=-I{system}", str(prog)])
-    assert r.returncode == 0, r.stdout
+    """target-arm-s2/out-of-tree/tcg/host-type-aarch32.c (built by its
+    meson.build on the tests/tcg harness), at EL2 on the patched QEMU with
+    a vfio-user-pci on the test server with @props: its RESULT lines,
+    {case: outcome}."""
+    prog = HOST_TYPE_AARCH32
     server = vu.Server()
     try:
-        out = work / f"{prog.name}.out"
+        out = prog.with_name(f"{prog.name}.out")
         out.unlink(missing_ok=True)
         r = run([str(guest.QEMU["patched"]), "-M", "virt,virtualization=on,gic-version=2",
                  "-cpu", "max", "-display", "none", "-monitor", "none",
@@ -579,7 +574,7 @@ def functional_test(flavour):
                PYTHONPATH=f"{src / 'python'}:{src / 'tests' / 'functional'}:"
                           f"{SERIES_FUNCTIONAL_TEST.parent}",
                QEMU_TEST_BAR_WC_KERNEL=str(guest.GUEST / "vmlinuz"),
-               QEMU_TEST_BAR_WC_INITRD=str(guest.GUEST / "bar-access.cpio"))
+               QEMU_TEST_BAR_WC_INITRD=str(guest.GUEST_INITRD))
     # Debian's python3, which has pycotap, not whatever python3 PATH finds.
     r = run(["/usr/bin/python3", str(FUNCTIONAL_TEST)], env=env, timeout=600)
     return r.returncode, functional_tap(r.stdout), r.stdout
@@ -635,7 +630,7 @@ def vfio_user_device_del_mid_memcpy():
     # answer query-status then.
     q = vu.Qemu("-cpu", "max", "-m", "512", "-serial", f"file:{console}",
                 "-no-shutdown", "-kernel", str(guest.GUEST / "vmlinuz"),
-                "-initrd", str(guest.GUEST / "bar-access.cpio"),
+                "-initrd", str(guest.GUEST_INITRD),
                 "-append", f"console=ttyAMA0 quiet BAR_ACCESS_DEVICE="
                            f"{guest.VFIO_USER_WC_ID} "
                            "BAR_ACCESS_MODE=copy-until-removed",

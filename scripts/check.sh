@@ -10,9 +10,6 @@ cd "$(dirname "$0")/.."
 scripts/prepare.sh
 . scripts/lib.sh
 mbuild=$BUILD/meson
-if [ ! -f "$mbuild/build.ninja" ]; then
-    meson setup "$mbuild" >/dev/null
-fi
 log=$mbuild/check.log
 set +e
 meson test -C "$mbuild" --print-errorlogs "$@" 2>&1 | tee "$log"

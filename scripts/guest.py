@@ -21,6 +21,10 @@ from pathlib import Path
 TOP = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("BUILD", TOP / "build"))
 GUEST = BUILD / "guest"
+# What the top-level meson.build builds (scripts/prepare.sh compiles it).
+PROGRAMS = BUILD / "meson"
+GUEST_PROGRAM = PROGRAMS / "guest" / "init"
+GUEST_INITRD = PROGRAMS / "guest" / "bar-access.cpio"
 QEMU = {
     "patched": BUILD / "qemu" / "patched" / "build" / "qemu-system-aarch64",
     "stock": BUILD / "qemu" / "stock" / "build" / "qemu-system-aarch64",
@@ -65,7 +69,7 @@ def boot(qemu, device_args=None, device_id=IVSHMEM_ID, timeout=120, append=""):
                "-display", "none", "-serial", "stdio", "-monitor", "none",
                "-no-reboot", "-nic", "none",
                "-kernel", str(GUEST / "vmlinuz"),
-               "-initrd", str(GUEST / "bar-access.cpio"),
+               "-initrd", str(GUEST_INITRD),
                "-append", "console=ttyAMA0 quiet panic=-1 "
                           f"BAR_ACCESS_DEVICE={device_id} "
                           f"BAR_ACCESS_BAR={IVSHMEM_BAR} {append}",

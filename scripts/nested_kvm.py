@@ -50,11 +50,11 @@ BUSYBOX = NESTED / "deb" / "x" / "bin" / "busybox"
 INIT = TOP / "target-arm-s2" / "out-of-tree" / "nested" / "init"
 INITRAMFS = NESTED / "l1.cpio"
 L1_QEMU = BUILD / "qemu" / "l1" / "build" / "qemu-system-aarch64.stripped"
-QMP_CALL = NESTED / "qmp-call"
+QMP_CALL = guest.PROGRAMS / "target-arm-s2" / "out-of-tree" / "nested" / "qmp-call"
 L2_FILES = {"l1/qemu-system-aarch64": L1_QEMU, "l1/qmp-call": QMP_CALL,
-            "l1/bar-access": guest.GUEST / "initramfs" / "init",
+            "l1/bar-access": guest.GUEST_PROGRAM,
             "l2/Image": KERNEL["patched"],
-            "l2/bar-access.cpio": guest.GUEST / "bar-access.cpio"}
+            "l2/bar-access.cpio": guest.GUEST_INITRD}
 # L1 runs guest/bar-access as a program (as a user would in their own VM)
 # in its bandwidth mode over this part of the ivshmem BAR, before L2.
 L1_BANDWIDTH_SCRATCH = (0xC0000, 0x20000)

@@ -18,6 +18,8 @@
  *                       device in slot BAR_SLOT (-M virt,highmem=off): the
  *                       pages that have a host memory type
  *
+ * The workloads are built by target-arm-s2/out-of-tree/bench/meson.build.
+ *
  * Copyright (c) 2026 QEMU arm64 WC project
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -56,6 +58,8 @@ static uint64_t run_once(int i)
 /* -M virt,highmem=off: ECAM and the 32-bit PCI MMIO window below RAM. */
 #define VIRT_ECAM       0x3f000000ul
 #define VIRT_PCI_MMIO   0x10000000ul
+/* scripts/bench.py's BAR_SLOT: where it plugs the device. */
+#define BAR_SLOT        2
 
 static volatile uint8_t *const bar = (volatile uint8_t *)VIRT_PCI_MMIO;
 
