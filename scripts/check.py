@@ -5,6 +5,7 @@ the guest assets fetched (scripts/check.sh does all that first).
 Prints one PASS/FAIL line a test and ends with "N passed, N failed".
 """
 
+import fnmatch
 import functools
 import json
 import os
@@ -705,6 +706,47 @@ def linux_series_check():
         assert line in r.stdout, r.stdout
 
 
+RUNBOOK = TOP / "docs" / "out-of-tree" / "real-host-runbook.rst"
+
+
+@test
+def runbook_kernel_package():
+    """the runbook's kernel package: make olddefconfig and bindeb-pkg with its LOCALVERSION on the series' tree (a copy of L1's build); its dpkg -i names the one package, arm64, with the kernel and its config"""
+    text = RUNBOOK.read_text()
+    localversion = re.search(r"make -j\$\(nproc\) bindeb-pkg LOCALVERSION=(\S+)",
+                             text).group(1)
+    install = re.search(r"sudo dpkg -i \.\./(\S+)", text).group(1)
+    work = BUILD / "runbook-kernel"
+    for deb in work.glob("*.deb"):
+        deb.unlink()
+    # The runbook's tree has the running kernel's config; here, L1's.  The
+    # copy is kept: a kernel release of its own rebuilds most of it.
+    obj = work / "build"
+    if not obj.exists():
+        shutil.copytree(nested_kvm.KERNEL["patched"].parents[3], obj, symlinks=True)
+    make = ["make", "-C", str(BUILD / "linux" / "patched" / "src"), f"O={obj}",
+            "ARCH=arm64", "CROSS_COMPILE=ccache aarch64-linux-gnu-"]
+    for target in (["olddefconfig"],
+                   # The runbook installs the package's build dependencies,
+                   # native on arm64; this cross build has the ones it uses.
+                   [f"-j{os.cpu_count()}", "bindeb-pkg", "DPKG_FLAGS=-d",
+                    f"LOCALVERSION={localversion}"]):
+        r = run(make + target, env=dict(os.environ, CCACHE_BASEDIR=str(BUILD),
+                                        CCACHE_NOHASHDIR="1"), timeout=1500)
+        assert r.returncode == 0, r.stdout[-5000:]
+    debs = sorted(p.name for p in work.glob("*.deb"))
+    named = [d for d in debs if fnmatch.fnmatch(d, install)]
+    assert len(named) == 1, f"dpkg -i ../{install} names {named} of {debs}"
+    deb = work / named[0]
+    arch = run(["dpkg-deb", "-f", str(deb), "Architecture"]).stdout.strip()
+    assert arch == "arm64", arch
+    release = (obj / "include" / "config" / "kernel.release").read_text().strip()
+    assert localversion in release, release
+    files = run(["dpkg-deb", "-c", str(deb)]).stdout
+    for path in (f"./boot/vmlinuz-{release}", f"./boot/config-{release}"):
+        assert path in files, (path, files)
+
+
 @functools.lru_cache(maxsize=None)
 def nested_run(qemu, kernel):
     """The nested bed's L1 on @qemu with @kernel, once per pair:
@@ -1268,6 +1310,8 @@ def suite(name):
         return "sanitizers"
     if name.startswith("nested_"):
         return "nested"
+    if name.startswith("runbook_"):
+        return "runbook"
     if name in SUITE_GUEST:
         return "guest"
     if name in SUITE_SLOW:
