@@ -855,6 +855,22 @@ def check_l2_table(l2, wc_stage2):
     check_table(l2.table, expected_table(wc_stage2))
 
 
+# What the series' ptdump patch calls the stage 2 types.
+STAGE2_DUMP_TYPE = {"normal-nc": "MEM/NORMAL-NC", "device-ngnre": "DEVICE/nGnRE"}
+
+
+def check_l2_stage2(l2, bar_type):
+    """L1 KVM's stage 2 page tables as L2 left them, from debugfs: the
+    pages of the BAR that L2 touched have the type @bar_type (a
+    STAGE2_TYPES word, None where the kernel names no type), L2's RAM
+    Normal."""
+    assert len(l2.stage2_files) == 1, l2.stage2_files or l2.log[-3000:]
+    bar = l2.stage2_types(*l2.pci_bar(nested_kvm.L2_DEVICE_ID, nested_kvm.L2_BAR))
+    assert bar and set(bar) == {bar_type}, (bar, l2.stage2)
+    ram = l2.stage2_types(*nested_kvm.L2_RAM)
+    assert ram and set(ram) == {"MEM/NORMAL" if bar_type else None}, ram
+
+
 @test
 def nested_l1_bandwidth_program():
     """guest/bar-access run as a program in a VM (L1, on its ivshmem BAR), in its bandwidth mode: the table, then it returns; nothing written outside its scratch range"""
@@ -895,8 +911,9 @@ def check_l1_qemu_killed(runs, log):
 @test
 def nested_kvm_vfio_pci_bar_wc():
     """nested KVM: L1 QEMU -accel kvm -device vfio-pci,bar2-wc=on/auto/off;
-    L2's table as under TCG, the memslot flag in QMP across a dirty-log
-    toggle, the bytes in L0's backing file"""
+    L2's table as under TCG, the type in KVM's stage 2 page tables, the
+    memslot flag in QMP across a dirty-log toggle, the bytes in L0's
+    backing file"""
     runs, log, bar = nested_l2("patched")
     expect = {
         "on": ("normal-nc", "kvm-memslot", "pfnmap-normal-nc",
@@ -911,6 +928,7 @@ def nested_kvm_vfio_pci_bar_wc():
         assert l2 and l2.status == 0 and "bar-access: done" in l2.log, \
             f"bar2-wc={mode}:\n{(l2.log if l2 else log)[-4000:]}"
         check_l2_table(l2, stage2)
+        check_l2_stage2(l2, STAGE2_DUMP_TYPE[stage2])
         reports = l2_bar_reports(l2)
         # Before the dirty-log toggle, while it runs, and after it.
         assert len(reports) == 3, l2.qmp
@@ -932,11 +950,13 @@ def nested_kvm_vfio_pci_bar_wc():
 @test
 def nested_kvm_vfio_pci_unpatched_kernel():
     """nested KVM on Linux 7.1.8: auto gets KVM's own Normal-NC and says the
-    capability is missing; on and off fail realize naming it"""
+    capability is missing; on and off fail realize naming it; its stage 2
+    page table dump maps the BAR but names no memory type"""
     runs, log, _ = nested_l2("stock")
     auto = runs.get("auto")
     assert auto and auto.status == 0, (auto.log if auto else log)[-4000:]
     check_l2_table(auto, "normal-nc")
+    check_l2_stage2(auto, None)
     for r in l2_bar_reports(auto):
         assert (r.get("effective"), r.get("mechanism"),
                 r.get("kvm-memslot-flag")) == ("host-default", None, "none"), r

@@ -61,6 +61,8 @@ L1_BANDWIDTH_SCRATCH = (0xC0000, 0x20000)
 # What L1 QEMU's -device has, for the tests: id, and the BAR L2 tests.
 L2_DEVICE_ID = "wc0"
 L2_BAR = 2
+# L2's RAM: where virt puts it, and the size that /init gives L1 QEMU.
+L2_RAM = (0x40000000, 256 << 20)
 
 
 def selftest_names():
@@ -131,19 +133,67 @@ def parse(log):
 
 
 @dataclass
+class Stage2Mapping:
+    """A line of KVM's stage 2 page table dump: the IPA range [start, end)
+    and the attribute words, e.g. ["R", "W", ..., "MEM/NORMAL-NC"]; no
+    words for a range that is not mapped."""
+    start: int
+    end: int
+    attrs: list
+
+
+@dataclass
 class L2Run:
     """One L1 QEMU run with L2: L2's bar-access table {(mapping, case):
     result}, the replies of L1 QEMU's QMP socket in order, L1 QEMU's exit
-    status and its output (its errors, L2's console)."""
+    status and its output (its errors, L2's console), the stage 2 page
+    table files dumped and their lines."""
     table: dict
     qmp: list
     status: int
     log: str
+    stage2_files: list
+    stage2: list
 
     def vfio_reports(self):
         """The query-vfio-pci-bars replies: a list of devices each."""
         return [q["return"] for q in self.qmp
-                if isinstance(q.get("return"), list)]
+                if isinstance(q.get("return"), list) and
+                all("bars" in d for d in q["return"])]
+
+    def pci_bar(self, device_id, bar):
+        """(address, size) of BAR @bar of the device @device_id, from the
+        query-pci reply."""
+        lists = [q["return"] for q in self.qmp if isinstance(q.get("return"), list)]
+        for bus in (b for replies in lists for b in replies if "devices" in b):
+            for dev in bus["devices"]:
+                if dev.get("qdev_id") == device_id:
+                    region = next(r for r in dev["regions"] if r["bar"] == bar)
+                    return region["address"], region["size"]
+        raise LookupError(f"no {device_id} in a query-pci reply: {self.qmp}")
+
+    def stage2_types(self, start, size):
+        """The memory type (a STAGE2_TYPES word, or None) of each mapped
+        stage 2 range that overlaps [@start, @start + @size)."""
+        return [next((a for a in m.attrs if a in STAGE2_TYPES), None)
+                for m in self.stage2
+                if m.start < start + size and m.end > start and
+                m.attrs and "F" not in m.attrs]
+
+
+# The memory types the series' ptdump patch names, as arm64's stage 1
+# dump does.
+STAGE2_TYPES = ("DEVICE/nGnRE", "MEM/NORMAL-NC", "MEM/NORMAL")
+STAGE2_LINE = re.compile(r"^stage2: 0x([0-9a-f]+)-0x([0-9a-f]+)\s+\d+\S\s+\d+(.*)$")
+
+
+def parse_stage2(log):
+    """The dumped files and their mappings (Stage2Mapping) in @log."""
+    files = re.findall(r"^stage2-file: (.*)$", log, re.M)
+    mappings = [Stage2Mapping(int(m.group(1), 16), int(m.group(2), 16),
+                              m.group(3).split())
+                for m in map(STAGE2_LINE.match, log.splitlines()) if m]
+    return files, mappings
 
 
 def parse_l2(tests):
@@ -155,7 +205,8 @@ def parse_l2(tests):
         table = guest.parse_table(t.log)
         qmp = [json.loads(line[len("qmp: "):]) for line in t.log.splitlines()
                if line.startswith("qmp: ")]
-        runs[name[len("l2-bar2-wc="):]] = L2Run(table, qmp, t.status, t.log)
+        runs[name[len("l2-bar2-wc="):]] = L2Run(table, qmp, t.status, t.log,
+                                                *parse_stage2(t.log))
     return runs
 
 
@@ -208,6 +259,11 @@ def main_l2():
         print(f"  bar2-wc={m} -> {r.get('effective')}"
               f"{' by ' + r['mechanism'] if 'mechanism' in r else ''}, "
               f"memslot flag {r.get('kvm-memslot-flag')} ({r['reason']})")
+    print("\nL1 KVM's stage 2 page tables (debugfs), the ranges of BAR 2 that L2 touched:")
+    for m in ("on", "auto", "off"):
+        types = runs[m].stage2_types(*runs[m].pci_bar(L2_DEVICE_ID, L2_BAR)) \
+            if m in runs and runs[m].stage2 else []
+        print(f"  bar2-wc={m}: {', '.join(sorted(set(map(str, types)))) or 'none mapped'}")
 
 
 def main():
