@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 #
-# Functional test: the barN-wc properties of vfio-user-pci, without a guest
+# Functional test: the barN-wc properties of vfio-user-pci
 #
 # Copyright (c) 2026 QEMU arm64 WC project
 #
@@ -12,11 +12,14 @@ build it), and plugs a vfio-user-pci into a paused aarch64 virt machine:
 what query-vfio-pci-bars and 'info vfio-bars' report for each BAR shape,
 every bad barN-wc input (each refused with its message, QEMU alive, no
 device left behind), hot-plug, and qtest accesses through a BAR reaching
-the device's memory.  Nothing is downloaded.
+the device's memory.  And a bare-metal guest program, in this file,
+makes unaligned accesses and DC ZVA through Normal-NC and Device
+mappings of a BAR with each barN-wc value.  Nothing is downloaded.
 """
 
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -34,6 +37,166 @@ VIRT_PCI_MMIO = 0x10000000
 VIRT_PCI_PIO = 0x3eff0000
 # Where the server keeps each memory BAR in its memfd.
 MEMFD_OFFSET = {2: 0, 0: MIB}
+
+
+# A bare-metal program for the virt machine's EL1, which hw/arm/boot.c
+# loads from a raw -kernel image at 0x40080000 and enters with the MMU
+# off.  It maps BAR 2, which the test places at 0x10000000, twice: at
+# its own address as Device-nGnRnE at stage 1 (what Linux's resourceN
+# mmap gives) and at 0x90000000 as Normal-NC (what ioremap_wc and
+# resourceN_wc give).  Then it makes the accesses of GUEST_CASES, one
+# line each: the case's letter, then "+" if the access completed, or
+# " ESR_EL1 FAR_EL1!" in hex if it faulted; "." ends the run.
+GUEST_BAR2_NC = 0x90000000
+GUEST_BAR2_DEVICE = VIRT_PCI_MMIO
+GUEST_PATTERN = 0x0807060504030201
+GUEST_CASES = {
+    'a': 'aligned 8-byte store, BAR offset 0x0, Normal-NC',
+    'u': 'unaligned 8-byte store, 0x11, Normal-NC',
+    'p': 'unaligned STP of 16 bytes, 0x23, Normal-NC',
+    'l': 'unaligned 8-byte load, 0x11, Normal-NC',
+    'z': 'DC ZVA of the 64-byte block at 0x40 (all ones before), Normal-NC',
+    'd': 'unaligned 8-byte store, 0x91, Device-nGnRnE',
+}
+GUEST_MAIN = [
+    # _start:
+    # x19: the PL011's data register; x20: BAR 2 through the Normal-NC alias
+    0xd2a12013,  # movz x19, #0x0900, lsl #16
+    0xd2b20014,  # movz x20, #0x9000, lsl #16
+    0x10ffffc0,  # adr x0, _start
+    0xd518c000,  # msr vbar_el1, x0
+    0x91404001,  # add x1, x0, #0x10, lsl #12
+    # Level 1 table at _start + 64 KiB: [0, 1G) Device-nGnRnE, [1G, 2G)
+    # Normal write-back, VA [2G, 3G) onto [0, 1G) as Normal-NC
+    0xd2808122,  # mov x2, #0x409
+    0xf9000022,  # str x2, [x1]
+    0xd2a80002,  # mov x2, #0x40000000
+    0xf280e022,  # movk x2, #0x701
+    0xf9000422,  # str x2, [x1, #8]
+    0xd28080a2,  # mov x2, #0x405
+    0xf9000822,  # str x2, [x1, #16]
+    0xf9000c3f,  # str xzr, [x1, #24]
+    0xd5182001,  # msr ttbr0_el1, x1
+    # MAIR_EL1: attr0 Normal write-back, attr1 Normal-NC, attr2 Device-nGnRnE
+    0xd2889fe2,  # mov x2, #0x44ff
+    0xd518a202,  # msr mair_el1, x2
+    # TCR_EL1: T0SZ 32, non-cacheable walks, TTBR1 walks disabled
+    0xd2800402,  # movz x2, #0x20
+    0xf2a01002,  # movk x2, #0x80, lsl #16
+    0xd5182042,  # msr tcr_el1, x2
+    0xd5033fdf,  # isb
+    0xd508871f,  # tlbi vmalle1
+    0xd503379f,  # dsb nsh
+    0xd5033fdf,  # isb
+    # SCTLR_EL1: M, C and I set, A clear: unaligned accesses to Normal
+    # memory do not fault at stage 1
+    0xd5381002,  # mrs x2, sctlr_el1
+    0xd28200a3,  # mov x3, #0x1005
+    0xaa030042,  # orr x2, x2, x3
+    0x927ef842,  # bic x2, x2, #2
+    0xd5181002,  # msr sctlr_el1, x2
+    0xd5033fdf,  # isb
+    # x3 = 0x0807060504030201, x4 = ~x3; BAR offsets 0x40-0x7f all ones
+    0xd2804023,  # movz x3, #0x0201
+    0xf2a08063,  # movk x3, #0x0403, lsl #16
+    0xf2c0c0a3,  # movk x3, #0x0605, lsl #32
+    0xf2e100e3,  # movk x3, #0x0807, lsl #48
+    0xaa2303e4,  # mvn x4, x3
+    0x92800007,  # mov x7, #-1
+    0xa9041e87,  # stp x7, x7, [x20, #0x40]
+    0xa9051e87,  # stp x7, x7, [x20, #0x50]
+    0xa9061e87,  # stp x7, x7, [x20, #0x60]
+    0xa9071e87,  # stp x7, x7, [x20, #0x70]
+    # The cases, each printed as its letter, then '+' or the handler's report
+    0x52800c21,  # mov w1, #'a'
+    0x94000020,  # bl start_case
+    0xf9000283,  # str x3, [x20]
+    0x94000021,  # bl end_case
+    0x52800ea1,  # mov w1, #'u'
+    0x9400001c,  # bl start_case
+    0xf8011283,  # str x3, [x20, #0x11]
+    0x9400001d,  # bl end_case
+    0x52800e01,  # mov w1, #'p'
+    0x94000018,  # bl start_case
+    0x91008e85,  # add x5, x20, #0x23
+    0xa90010a3,  # stp x3, x4, [x5]
+    0x94000018,  # bl end_case
+    0x52800d81,  # mov w1, #'l'
+    0x94000013,  # bl start_case
+    0xf8411286,  # ldr x6, [x20, #0x11]
+    0x94000014,  # bl end_case
+    0x52800f41,  # mov w1, #'z'
+    0x9400000f,  # bl start_case
+    0x91010285,  # add x5, x20, #0x40
+    0xd50b7425,  # dc zva, x5
+    0x9400000f,  # bl end_case
+    0x52800c81,  # mov w1, #'d'
+    0x9400000a,  # bl start_case
+    # BAR 2 through the stage 1 Device mapping
+    0xd2a20016,  # movz x22, #0x1000, lsl #16
+    0xf80912c3,  # str x3, [x22, #0x91]
+    0x9400000a,  # bl end_case
+    0x528005c1,  # mov w1, #'.'
+    0x39000261,  # strb w1, [x19]
+    0x52800141,  # mov w1, #'\n'
+    0x39000261,  # strb w1, [x19]
+    0xd503207f,  # 1: wfi
+    0x17ffffff,  # b 1b
+    # start_case:
+    0x39000261,  # strb w1, [x19]
+    0xd2800015,  # mov x21, #0
+    0xd65f03c0,  # ret
+    # end_case:
+    0x52800561,  # mov w1, #'+'
+    0xb4000055,  # cbz x21, 1f
+    0x52800421,  # mov w1, #'!'
+    0x39000261,  # 1: strb w1, [x19]
+    0x52800141,  # mov w1, #'\n'
+    0x39000261,  # strb w1, [x19]
+    0xd65f03c0,  # ret
+]
+GUEST_SYNC_HANDLER = [
+    # At VBAR_EL1 + 0x200, synchronous exceptions from EL1: print
+    # ' ESR_EL1 FAR_EL1' in hex and return past the access
+    0xd2800035,  # mov x21, #1
+    0x52800409,  # mov w9, #' '
+    0x39000269,  # strb w9, [x19]
+    0xd5385200,  # mrs x0, esr_el1
+    0x94000009,  # bl puthex
+    0x52800409,  # mov w9, #' '
+    0x39000269,  # strb w9, [x19]
+    0xd5386000,  # mrs x0, far_el1
+    0x94000005,  # bl puthex
+    0xd5384029,  # mrs x9, elr_el1
+    0x91001129,  # add x9, x9, #4
+    0xd5184029,  # msr elr_el1, x9
+    0xd69f03e0,  # eret
+    # puthex:
+    0xd280078a,  # mov x10, #60
+    0x9aca2409,  # 1: lsr x9, x0, x10
+    0x92400d29,  # and x9, x9, #0xf
+    0x9100c12b,  # add x11, x9, #'0'
+    0x91015d2c,  # add x12, x9, #('a' - 10)
+    0xf100293f,  # cmp x9, #10
+    0x9a8c3169,  # csel x9, x11, x12, lo
+    0x39000269,  # strb w9, [x19]
+    0xf100114a,  # subs x10, x10, #4
+    0x54ffff0a,  # b.ge 1b
+    0xd65f03c0,  # ret
+]
+
+
+def guest_image():
+    """GUEST_MAIN, and GUEST_SYNC_HANDLER at its vector, VBAR_EL1 + 0x200."""
+    main = b''.join(w.to_bytes(4, 'little') for w in GUEST_MAIN)
+    return main.ljust(0x200, b'\0') + b''.join(
+        w.to_bytes(4, 'little') for w in GUEST_SYNC_HANDLER)
+
+
+def alignment_fault(is_write, address):
+    """A Data Abort taken to EL1 from EL1 (EC 0x25) with DFSC 0x21,
+    Alignment fault, as the guest's handler sees it."""
+    return {'ec': 0x25, 'dfsc': 0x21, 'wnr': int(is_write), 'far': address}
 
 AUTO_REASON_TCG = ('auto: QEMU sets no memory type; TCG imposes none, so '
                    "the guest's own mapping decides")
@@ -585,6 +748,91 @@ class VfioUserBarWc(QemuSystemTest):
                                            **{'bar2-wc': 'on'}))
         self.assertEqual(self.bars(vm)[2]['effective'], 'normal-nc')
 
+
+    def run_guest(self, mode):
+        """GUEST_MAIN on a device whose BAR 2 is at 0x10000000 with
+        bar2-wc=@mode: {case: None if it completed, else its fault} and
+        the first 0xa0 bytes of BAR 2 in the device's memory."""
+        server = VfioUserWcServer(self)
+        image = self.scratch_file('bar-access.bin')
+        with open(image, 'wb') as f:
+            f.write(guest_image())
+        serial = self.scratch_file('serial.log')
+        vm = self.launch('-cpu', 'max', '-kernel', image,
+                         '-serial', f'file:{serial}',
+                         '-device', json.dumps(server.device(
+                             addr='0x3', **{'bar2-wc': mode})),
+                         qtest=True)
+        self.map_bar(vm, 3, 0, VIRT_PCI_MMIO + MIB)
+        self.map_bar(vm, 3, 2, VIRT_PCI_MMIO)
+        vm.cmd('cont')
+        deadline = time.monotonic() + 60
+        output = ''
+        while not output.endswith('.\n'):
+            self.assertLess(time.monotonic(), deadline,
+                            f'the guest printed {output!r}')
+            time.sleep(0.05)
+            with open(serial, encoding='ascii') as f:
+                output = f.read()
+        results = {}
+        for line in output.splitlines()[:-1]:
+            match = re.fullmatch(r'([a-z])(?:\+| ([0-9a-f]{16}) '
+                                 r'([0-9a-f]{16})!)', line)
+            self.assertIsNotNone(match, f'the guest printed {output!r}')
+            case, esr, far = match.groups()
+            if esr:
+                esr = int(esr, 16)
+                results[case] = {'ec': esr >> 26, 'dfsc': esr & 0x3f,
+                                 'wnr': (esr >> 6) & 1, 'far': int(far, 16)}
+            else:
+                results[case] = None
+        self.assertEqual(list(results), list(GUEST_CASES), output)
+        return results, server.memory(MEMFD_OFFSET[2], 0xa0)
+
+    @staticmethod
+    def bar2_after(normal_nc):
+        """BAR 2's first 0xa0 bytes after the guest, if only the aligned
+        store went through (or, with @normal_nc, all Normal-NC cases)."""
+        pattern = GUEST_PATTERN.to_bytes(8, 'little')
+        want = bytearray(0xa0)
+        want[0:8] = pattern
+        if normal_nc:
+            want[0x11:0x19] = pattern
+            want[0x23:0x33] = pattern + (~GUEST_PATTERN & (2**64 - 1)) \
+                .to_bytes(8, 'little')
+        else:
+            want[0x40:0x80] = b'\xff' * 0x40
+        return bytes(want)
+
+    def check_guest_normal_nc(self, mode):
+        """With @mode the guest's Normal-NC mapping stays Normal-NC: what
+        it does completes; its Device mapping still faults."""
+        results, memory = self.run_guest(mode)
+        self.assertEqual(results, {
+            'a': None, 'u': None, 'p': None, 'l': None, 'z': None,
+            'd': alignment_fault(True, GUEST_BAR2_DEVICE + 0x91)})
+        self.assertEqual(memory, self.bar2_after(normal_nc=True))
+
+    def test_guest_on(self):
+        self.check_guest_normal_nc('on')
+
+    def test_guest_auto(self):
+        """TCG imposes no type: the guest's mapping decides."""
+        self.check_guest_normal_nc('auto')
+
+    def test_guest_off(self):
+        """A Device stage 2 makes the guest's Normal-NC mapping Device:
+        unaligned accesses and DC ZVA take an Alignment fault, and reach
+        nothing."""
+        results, memory = self.run_guest('off')
+        self.assertEqual(results, {
+            'a': None,
+            'u': alignment_fault(True, GUEST_BAR2_NC + 0x11),
+            'p': alignment_fault(True, GUEST_BAR2_NC + 0x23),
+            'l': alignment_fault(False, GUEST_BAR2_NC + 0x11),
+            'z': alignment_fault(True, GUEST_BAR2_NC + 0x40),
+            'd': alignment_fault(True, GUEST_BAR2_DEVICE + 0x91)})
+        self.assertEqual(memory, self.bar2_after(normal_nc=False))
 
 if __name__ == '__main__':
     QemuSystemTest.main()
