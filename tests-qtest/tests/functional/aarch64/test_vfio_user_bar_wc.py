@@ -27,7 +27,7 @@ import time
 
 from qemu.machine.machine import VMLaunchFailure
 from qemu.machine.qtest import QEMUQtestProtocol
-from qemu_test import QemuSystemTest
+from qemu_test import QemuSystemTest, wait_for_console_pattern
 
 MIB = 1 << 20
 # The virt machine's PCIe ECAM (VIRT_HIGH_PCIE_ECAM), 32-bit MMIO window
@@ -38,15 +38,23 @@ VIRT_PCI_PIO = 0x3eff0000
 # Where the server keeps each memory BAR in its memfd.
 MEMFD_OFFSET = {2: 0, 0: MIB}
 
+AUTO_REASON_TCG = ('auto: QEMU sets no memory type; TCG imposes none, so '
+                   "the guest's own mapping decides")
+AUTO_REASON_QTEST = ('auto: QEMU sets no memory type; the QTest '
+                     "accelerator's own choice applies")
 
-# A bare-metal program for the virt machine's EL1, which hw/arm/boot.c
-# loads from a raw -kernel image at 0x40080000 and enters with the MMU
-# off.  It maps BAR 2, which the test places at 0x10000000, twice: at
-# its own address as Device-nGnRnE at stage 1 (what Linux's resourceN
-# mmap gives) and at 0x90000000 as Normal-NC (what ioremap_wc and
-# resourceN_wc give).  Then it makes the accesses of GUEST_CASES, one
-# line each: the case's letter, then "+" if the access completed, or
-# " ESR_EL1 FAR_EL1!" in hex if it faulted; "." ends the run.
+
+# A bare-metal program for EL1h of the virt machine (without EL2 or EL3:
+# no virtualization=on or secure=on), which hw/arm/boot.c loads from a
+# raw -kernel image at 0x40080000, with the DTB out of its way, and
+# enters with the MMU off.  It maps BAR 2, which the test places at
+# 0x10000000, twice: at its own address as Device-nGnRE at stage 1 (what
+# Linux's ioremap and resourceN mmap give) and at 0x90000000 as
+# Normal-NC (what ioremap_wc and resourceN_wc give).  Then it makes the
+# accesses of GUEST_CASES, one line each: the case's letter, then "+" if
+# the access completed, or " ESR_EL1 FAR_EL1!" in hex if it faulted; "."
+# ends the run.  Its 111 instructions are here encoded, with their
+# assembly, as tests/qtest/boot-serial-test.c has its programs.
 GUEST_BAR2_NC = 0x90000000
 GUEST_BAR2_DEVICE = VIRT_PCI_MMIO
 GUEST_PATTERN = 0x0807060504030201
@@ -54,19 +62,25 @@ GUEST_CASES = {
     'a': 'aligned 8-byte store, BAR offset 0x0, Normal-NC',
     'u': 'unaligned 8-byte store, 0x11, Normal-NC',
     'p': 'unaligned STP of 16 bytes, 0x23, Normal-NC',
-    'l': 'unaligned 8-byte load, 0x11, Normal-NC',
-    'z': 'DC ZVA of the 64-byte block at 0x40 (all ones before), Normal-NC',
-    'd': 'unaligned 8-byte store, 0x91, Device-nGnRnE',
+    'l': 'unaligned 8-byte load, 0x11, Normal-NC, what it read stored at 0x88',
+    'z': 'DC ZVA at 0x48: the 64-byte block at 0x40 (all ones before), '
+         'Normal-NC',
+    'd': 'unaligned 8-byte store, 0x91, Device-nGnRE',
 }
+# The guest's CPU: one whose DC ZVA block (DCZID_EL0) is 64 bytes.
+GUEST_CPU = 'cortex-a57'
 GUEST_MAIN = [
     # _start:
-    # x19: the PL011's data register; x20: BAR 2 through the Normal-NC alias
+    # x19: the PL011's data register; x20: BAR 2 through the Normal-NC
+    # alias; the UART enabled (UARTCR: UARTEN, TXE)
     0xd2a12013,  # movz x19, #0x0900, lsl #16
     0xd2b20014,  # movz x20, #0x9000, lsl #16
-    0x10ffffc0,  # adr x0, _start
+    0x52802021,  # mov w1, #0x101
+    0x79006261,  # strh w1, [x19, #0x30]
+    0x10ffff80,  # adr x0, _start
     0xd518c000,  # msr vbar_el1, x0
     0x91404001,  # add x1, x0, #0x10, lsl #12
-    # Level 1 table at _start + 64 KiB: [0, 1G) Device-nGnRnE, [1G, 2G)
+    # Level 1 table at _start + 64 KiB: [0, 1G) Device-nGnRE, [1G, 2G)
     # Normal write-back, VA [2G, 3G) onto [0, 1G) as Normal-NC
     0xd2808122,  # mov x2, #0x409
     0xf9000022,  # str x2, [x1]
@@ -77,8 +91,9 @@ GUEST_MAIN = [
     0xf9000822,  # str x2, [x1, #16]
     0xf9000c3f,  # str xzr, [x1, #24]
     0xd5182001,  # msr ttbr0_el1, x1
-    # MAIR_EL1: attr0 Normal write-back, attr1 Normal-NC, attr2 Device-nGnRnE
+    # MAIR_EL1: attr0 Normal write-back, attr1 Normal-NC, attr2 Device-nGnRE
     0xd2889fe2,  # mov x2, #0x44ff
+    0xf2a00082,  # movk x2, #0x04, lsl #16
     0xd518a202,  # msr mair_el1, x2
     # TCR_EL1: T0SZ 32, non-cacheable walks, TTBR1 walks disabled
     0xd2800402,  # movz x2, #0x20
@@ -109,32 +124,35 @@ GUEST_MAIN = [
     0xa9071e87,  # stp x7, x7, [x20, #0x70]
     # The cases, each printed as its letter, then '+' or the handler's report
     0x52800c21,  # mov w1, #'a'
-    0x94000020,  # bl start_case
+    0x94000022,  # bl start_case
     0xf9000283,  # str x3, [x20]
-    0x94000021,  # bl end_case
+    0x94000023,  # bl end_case
     0x52800ea1,  # mov w1, #'u'
-    0x9400001c,  # bl start_case
-    0xf8011283,  # str x3, [x20, #0x11]
-    0x9400001d,  # bl end_case
+    0x9400001e,  # bl start_case
+    0xf8011283,  # stur x3, [x20, #0x11]
+    0x9400001f,  # bl end_case
     0x52800e01,  # mov w1, #'p'
-    0x94000018,  # bl start_case
+    0x9400001a,  # bl start_case
     0x91008e85,  # add x5, x20, #0x23
     0xa90010a3,  # stp x3, x4, [x5]
-    0x94000018,  # bl end_case
+    0x9400001a,  # bl end_case
+    0xd2800006,  # mov x6, #0
     0x52800d81,  # mov w1, #'l'
-    0x94000013,  # bl start_case
-    0xf8411286,  # ldr x6, [x20, #0x11]
-    0x94000014,  # bl end_case
+    0x94000014,  # bl start_case
+    0xf8411286,  # ldur x6, [x20, #0x11]
+    0x94000015,  # bl end_case
+    # What the load read (0 if it faulted), for the test to check
+    0xf9004686,  # str x6, [x20, #0x88]
     0x52800f41,  # mov w1, #'z'
     0x9400000f,  # bl start_case
-    0x91010285,  # add x5, x20, #0x40
+    0x91012285,  # add x5, x20, #0x48
     0xd50b7425,  # dc zva, x5
     0x9400000f,  # bl end_case
     0x52800c81,  # mov w1, #'d'
     0x9400000a,  # bl start_case
     # BAR 2 through the stage 1 Device mapping
     0xd2a20016,  # movz x22, #0x1000, lsl #16
-    0xf80912c3,  # str x3, [x22, #0x91]
+    0xf80912c3,  # stur x3, [x22, #0x91]
     0x9400000a,  # bl end_case
     0x528005c1,  # mov w1, #'.'
     0x39000261,  # strb w1, [x19]
@@ -156,8 +174,9 @@ GUEST_MAIN = [
     0xd65f03c0,  # ret
 ]
 GUEST_SYNC_HANDLER = [
-    # At VBAR_EL1 + 0x200, synchronous exceptions from EL1: print
-    # ' ESR_EL1 FAR_EL1' in hex and return past the access
+    # At VBAR_EL1 + 0x200, synchronous exceptions from EL1h: print
+    # ' ESR_EL1 FAR_EL1!' in hex and return past the access.  It clobbers
+    # x0, x9-x12 and x30, which no case has live
     0xd2800035,  # mov x21, #1
     0x52800409,  # mov w9, #' '
     0x39000269,  # strb w9, [x19]
@@ -194,14 +213,10 @@ def guest_image():
 
 
 def alignment_fault(is_write, address):
-    """A Data Abort taken to EL1 from EL1 (EC 0x25) with DFSC 0x21,
-    Alignment fault, as the guest's handler sees it."""
-    return {'ec': 0x25, 'dfsc': 0x21, 'wnr': int(is_write), 'far': address}
-
-AUTO_REASON_TCG = ('auto: QEMU sets no memory type; TCG imposes none, so '
-                   "the guest's own mapping decides")
-AUTO_REASON_QTEST = ('auto: QEMU sets no memory type; the QTest '
-                     "accelerator's own choice applies")
+    """What the guest's handler reports for a Data Abort taken to EL1 from
+    EL1 (EC 0x25, IL) with DFSC 0x21, Alignment fault, and no valid
+    instruction syndrome: (ESR_EL1, FAR_EL1)."""
+    return (0x96000021 | (is_write << 6), address)
 
 
 def bar(index, kind, size, prefetchable, reason, effective=None,
@@ -237,6 +252,13 @@ def server_bars(reason):
     ]
 
 
+def server_binary(test):
+    """tests/vfio-user-wc-server: as meson test passes it, or in the build
+    tree when the test runs by hand."""
+    return os.environ.get('QEMU_TEST_VFIO_USER_WC_SERVER',
+                          test.build_file('tests', 'vfio-user-wc-server'))
+
+
 class VfioUserWcServer:
     """tests/vfio-user-wc-server on a socket of its own."""
 
@@ -250,9 +272,8 @@ class VfioUserWcServer:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [self.test.build_file('tests', 'vfio-user-wc-server'),
-             *self.options, self.socket], stdin=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True)
+            [server_binary(self.test), *self.options, self.socket],
+            stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 10
         while not os.path.exists(self.socket):
             self.test.assertIsNone(self.proc.poll(), 'the server exited')
@@ -302,16 +323,20 @@ class VfioUserBarWc(QemuSystemTest):
         super().setUp()
         self.set_machine('virt')
         self.require_device('vfio-user-pci')
-        if not os.path.exists(self.build_file('tests', 'vfio-user-wc-server')):
+        if not os.path.exists(server_binary(self)):
             self.skipTest('tests/vfio-user-wc-server is not built: configure '
                           'with --enable-vfio-user-server')
 
-    def launch(self, *args, accel='tcg', qtest=False):
+    def launch(self, *args, accel='tcg', qtest=False, console=False):
         """A paused virt machine with @args; with @qtest, its qtest
-        protocol is vm.qtest, to program BARs as firmware would."""
+        protocol is vm.qtest, to program BARs as firmware would (there is
+        none: with TCG too); with @console, its serial port is the
+        framework's console."""
         if accel != 'qtest':
             self.require_accelerator(accel)
         vm = self.get_vm('-accel', accel, '-nic', 'none', '-S', *args)
+        if console:
+            vm.set_console()
         if qtest:
             path = os.path.join(self.socket_dir().name, 'qtest.sock')
             vm.add_args('-chardev', f'socket,id=qtest,path={path},server=on,'
@@ -327,7 +352,7 @@ class VfioUserBarWc(QemuSystemTest):
     def launch_fails(self, *args):
         """QEMU with @args, which must refuse them: its output."""
         vm = self.get_vm('-accel', 'tcg', '-nic', 'none', '-S', *args,
-                         name='fails')
+                         name=f'fails-{time.monotonic_ns()}')
         with self.assertRaises(VMLaunchFailure) as launch:
             vm.launch()
         self.assertEqual(launch.exception.exitcode, 1)
@@ -459,13 +484,18 @@ class VfioUserBarWc(QemuSystemTest):
                       'registers with side effects', vm.get_log())
 
     def test_msix_hole(self):
+        """vfio traps the host pages of the MSI-X table (4 vectors at
+        0x1000) and mmaps the rest of the BAR."""
         server = VfioUserWcServer(self, '--msix')
         vm = self.launch('-device', json.dumps(server.device(
             **{'bar2-wc': 'on'})))
+        page = os.sysconf('SC_PAGE_SIZE')
+        start = 0x1000 // page * page
+        end = -(-(0x1000 + 4 * 16) // page) * page
         self.assertEqual(self.bars(vm)[2], bar(
             2, 'mem32', MIB, True, 'on: requested', 'normal-nc', 'tcg-mmu',
-            mmapped=[(0, 0x1000), (0x2000, MIB - 0x2000)],
-            trapped=[(0x1000, 0x1000)], requested='on'))
+            mmapped=[(o, n) for o, n in ((0, start), (end, MIB - end)) if n],
+            trapped=[(start, end - start)], requested='on'))
 
     def test_mem64_bar(self):
         server = VfioUserWcServer(self, '--bar4-mem64')
@@ -622,7 +652,6 @@ class VfioUserBarWc(QemuSystemTest):
         }
         for name, (args, message) in cases.items():
             self.assertIn(message, self.launch_fails(*args), name)
-            self._vms.pop('fails')
 
     def test_global_applies(self):
         """A good -global applies, and -device overrides it."""
@@ -751,48 +780,36 @@ class VfioUserBarWc(QemuSystemTest):
 
     def run_guest(self, mode):
         """GUEST_MAIN on a device whose BAR 2 is at 0x10000000 with
-        bar2-wc=@mode: {case: None if it completed, else its fault} and
-        the first 0xa0 bytes of BAR 2 in the device's memory."""
+        bar2-wc=@mode: {case: None if it completed, else its fault as
+        alignment_fault() gives it}, and the first 0xa0 bytes of BAR 2 in
+        the device's memory."""
         server = VfioUserWcServer(self)
         image = self.scratch_file('bar-access.bin')
         with open(image, 'wb') as f:
             f.write(guest_image())
-        serial = self.scratch_file('serial.log')
-        vm = self.launch('-cpu', 'max', '-kernel', image,
-                         '-serial', f'file:{serial}',
+        vm = self.launch('-cpu', GUEST_CPU, '-kernel', image,
                          '-device', json.dumps(server.device(
                              addr='0x3', **{'bar2-wc': mode})),
-                         qtest=True)
+                         qtest=True, console=True)
         self.map_bar(vm, 3, 0, VIRT_PCI_MMIO + MIB)
         self.map_bar(vm, 3, 2, VIRT_PCI_MMIO)
         vm.cmd('cont')
-        deadline = time.monotonic() + 60
-        output = ''
-        while not output.endswith('.\n'):
-            self.assertLess(time.monotonic(), deadline,
-                            f'the guest printed {output!r}')
-            time.sleep(0.05)
-            with open(serial, encoding='ascii') as f:
-                output = f.read()
+        output = wait_for_console_pattern(self, '.', vm=vm).decode(
+            errors='replace')
         results = {}
         for line in output.splitlines()[:-1]:
             match = re.fullmatch(r'([a-z])(?:\+| ([0-9a-f]{16}) '
                                  r'([0-9a-f]{16})!)', line)
             self.assertIsNotNone(match, f'the guest printed {output!r}')
             case, esr, far = match.groups()
-            if esr:
-                esr = int(esr, 16)
-                results[case] = {'ec': esr >> 26, 'dfsc': esr & 0x3f,
-                                 'wnr': (esr >> 6) & 1, 'far': int(far, 16)}
-            else:
-                results[case] = None
+            results[case] = (int(esr, 16), int(far, 16)) if esr else None
         self.assertEqual(list(results), list(GUEST_CASES), output)
         return results, server.memory(MEMFD_OFFSET[2], 0xa0)
 
     @staticmethod
     def bar2_after(normal_nc):
         """BAR 2's first 0xa0 bytes after the guest, if only the aligned
-        store went through (or, with @normal_nc, all Normal-NC cases)."""
+        stores went through (or, with @normal_nc, all Normal-NC cases)."""
         pattern = GUEST_PATTERN.to_bytes(8, 'little')
         want = bytearray(0xa0)
         want[0:8] = pattern
@@ -800,6 +817,7 @@ class VfioUserBarWc(QemuSystemTest):
             want[0x11:0x19] = pattern
             want[0x23:0x33] = pattern + (~GUEST_PATTERN & (2**64 - 1)) \
                 .to_bytes(8, 'little')
+            want[0x88:0x90] = pattern
         else:
             want[0x40:0x80] = b'\xff' * 0x40
         return bytes(want)
@@ -830,9 +848,10 @@ class VfioUserBarWc(QemuSystemTest):
             'u': alignment_fault(True, GUEST_BAR2_NC + 0x11),
             'p': alignment_fault(True, GUEST_BAR2_NC + 0x23),
             'l': alignment_fault(False, GUEST_BAR2_NC + 0x11),
-            'z': alignment_fault(True, GUEST_BAR2_NC + 0x40),
+            'z': alignment_fault(True, GUEST_BAR2_NC + 0x48),
             'd': alignment_fault(True, GUEST_BAR2_DEVICE + 0x91)})
         self.assertEqual(memory, self.bar2_after(normal_nc=False))
+
 
 if __name__ == '__main__':
     QemuSystemTest.main()
