@@ -207,9 +207,9 @@ GUEST_SYNC_HANDLER = [
 
 def guest_image():
     """GUEST_MAIN, and GUEST_SYNC_HANDLER at its vector, VBAR_EL1 + 0x200."""
-    main = b''.join(w.to_bytes(4, 'little') for w in GUEST_MAIN)
-    return main.ljust(0x200, b'\0') + b''.join(
-        w.to_bytes(4, 'little') for w in GUEST_SYNC_HANDLER)
+    def encode(words):
+        return b''.join(w.to_bytes(4, 'little') for w in words)
+    return encode(GUEST_MAIN).ljust(0x200, b'\0') + encode(GUEST_SYNC_HANDLER)
 
 
 def alignment_fault(is_write, address):
@@ -776,7 +776,6 @@ class VfioUserBarWc(QemuSystemTest):
         vm.cmd('device_add', server.device(id='wc0', bus='rp0',
                                            **{'bar2-wc': 'on'}))
         self.assertEqual(self.bars(vm)[2]['effective'], 'normal-nc')
-
 
     def run_guest(self, mode):
         """GUEST_MAIN on a device whose BAR 2 is at 0x10000000 with
