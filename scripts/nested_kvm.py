@@ -155,17 +155,20 @@ class L2Run:
     stage2_files: list
     stage2: list
 
-    def vfio_reports(self):
-        """The query-vfio-pci-bars replies: a list of devices each."""
+    def list_replies(self, key):
+        """The QMP replies that are lists of objects with @key."""
         return [q["return"] for q in self.qmp
                 if isinstance(q.get("return"), list) and
-                all("bars" in d for d in q["return"])]
+                all(key in d for d in q["return"])]
+
+    def vfio_reports(self):
+        """The query-vfio-pci-bars replies: a list of devices each."""
+        return self.list_replies("bars")
 
     def pci_bar(self, device_id, bar):
         """(address, size) of BAR @bar of the device @device_id, from the
         query-pci reply."""
-        lists = [q["return"] for q in self.qmp if isinstance(q.get("return"), list)]
-        for bus in (b for replies in lists for b in replies if "devices" in b):
+        for bus in (b for buses in self.list_replies("devices") for b in buses):
             for dev in bus["devices"]:
                 if dev.get("qdev_id") == device_id:
                     region = next(r for r in dev["regions"] if r["bar"] == bar)
