@@ -47,15 +47,6 @@ static MemoryRegionHostMemType vfio_host_mem_type(const VFIOBarWCResult *res)
     }
 }
 
-/*
- * A vfio device's mmap maps the device's own memory; a vfio-user server
- * passes QEMU file descriptors of its memory instead.
- */
-static bool vfio_bars_map_device_memory(VFIOPCIDevice *vdev)
-{
-    return !vdev->vbasedev.use_region_fds;
-}
-
 static VFIOBarWCNoMmap vfio_bar_no_mmap(VFIOPCIDevice *vdev, unsigned nr)
 {
     VFIORegion *region = &vdev->bars[nr].region;
@@ -79,17 +70,16 @@ static VFIOBarWCNoMmap vfio_bar_no_mmap(VFIOPCIDevice *vdev, unsigned nr)
 
 bool vfio_pci_bars_wc_resolve(VFIOPCIDevice *vdev, Error **errp)
 {
-    bool device_memory = vfio_bars_map_device_memory(vdev);
     VFIOBarWCQuery q = {
         .accel_name = current_accel_name(),
-        .accel_default = accel_host_mem_type_default(device_memory),
+        .accel_default = accel_host_mem_type_default(),
     };
     g_autofree char *accel_default = NULL;
 
     /* The types it enforces, where this file knows how to report it. */
     if (tcg_enabled()) {
-        q.accel_types = accel_host_mem_types(device_memory, &q.accel_why_not);
-        q.accel_mechanism = VFIO_PCI_BAR_MEM_TYPE_MECHANISM_TCG_MMU;
+        q.accel_types = accel_host_mem_types();
+        q.accel_mechanism = VFIO_PCI_BAR_MEM_TYPE_MECHANISM_TCG;
     }
     if (!q.accel_default) {
         accel_default = g_strdup_printf("the %s accelerator's own choice "

@@ -111,7 +111,7 @@ static void test_every_combination(void)
                             .prefetchable = pf, .no_mmap = nm,
                             .accel_types = accel_types[a],
                             .accel_mechanism =
-                                VFIO_PCI_BAR_MEM_TYPE_MECHANISM_TCG_MMU,
+                                VFIO_PCI_BAR_MEM_TYPE_MECHANISM_TCG,
                             .accel_name = "test",
                             .accel_default = "the test accelerator's own "
                                              "choice applies",

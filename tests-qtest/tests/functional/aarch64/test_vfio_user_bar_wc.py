@@ -448,12 +448,12 @@ class VfioUserBarWc(QemuSystemTest):
             qtest=True)
         want = server_bars(AUTO_REASON_TCG)
         want[0].update(requested='off', effective='device-ngnre',
-                       mechanism='tcg-mmu', reason='off: requested')
+                       mechanism='tcg', reason='off: requested')
         want[2].update(requested='on', effective='normal-nc',
-                       mechanism='tcg-mmu', reason='on: requested')
+                       mechanism='tcg', reason='on: requested')
         self.check_report(vm, server, want,
                           'BAR 0: mem32, 0x10000 bytes, bar0-wc=off -> '
-                          'device-ngnre by tcg-mmu (off: requested)')
+                          'device-ngnre by tcg (off: requested)')
         self.assertEqual([vm.cmd('qom-get', path='/machine/peripheral/wc0',
                                  property=f'bar{n}-wc') for n in range(6)],
                          ['off', 'auto', 'on', 'auto', 'auto', 'auto'])
@@ -493,7 +493,7 @@ class VfioUserBarWc(QemuSystemTest):
         start = 0x1000 // page * page
         end = -(-(0x1000 + 4 * 16) // page) * page
         self.assertEqual(self.bars(vm)[2], bar(
-            2, 'mem32', MIB, True, 'on: requested', 'normal-nc', 'tcg-mmu',
+            2, 'mem32', MIB, True, 'on: requested', 'normal-nc', 'tcg',
             mmapped=[(o, n) for o, n in ((0, start), (end, MIB - end)) if n],
             trapped=[(start, end - start)], requested='on'))
 
@@ -504,7 +504,7 @@ class VfioUserBarWc(QemuSystemTest):
         bars = self.bars(vm)
         self.assertEqual(bars[4], bar(
             4, 'mem64', 0x10000, True, 'on: requested', 'normal-nc',
-            'tcg-mmu', mmapped=[(0, 0x10000)], requested='on'))
+            'tcg', mmapped=[(0, 0x10000)], requested='on'))
         self.assertEqual(bars[5], bar(
             5, 'unimplemented', 0, False,
             'auto: BAR 5 is the upper half of 64-bit BAR 4'))
