@@ -31,8 +31,9 @@ whose BAR2 is prefetchable), where on and off give the BAR the host memory
 type an arm64 KVM host's stage 2 would and auto sets none, so the guest's
 own mapping decides; and under nested KVM, as L2 of an arm64 KVM host (L1,
 the Linux series' kernel, under TCG), on the ivshmem BAR that L1 QEMU
-passes through with -accel kvm -device vfio-pci,bar2-wc=..., where the
-memslot flag sets KVM's stage 2 and auto leaves KVM's own Normal-NC.
+passes through with -accel kvm -device vfio-pci,bar2-wc=..., where QEMU
+sets the memory attribute of its vfio-pci mmap of the BAR, KVM's stage 2
+follows it, and auto leaves vfio-pci's default (Normal-NC at stage 2).
 
 MSG
 scripts/nested_kvm.py --l2
@@ -58,10 +59,10 @@ cat <<MSG
 
 The KVM side: the Linux series' selftest, in an arm64 KVM host (L1) that
 runs under QEMU's TCG (L0) and maps an ivshmem-plain BAR, bound to
-vfio-pci, into its guest with each memslot flag.  Columns: the patched
-QEMU and the patched kernel; the patched QEMU and unpatched Linux 7.1.8
-(no flags, Normal-NC); stock QEMU 10.2.2 as L0, which lets DC ZVA through
-on Device memory.
+vfio-pci, into its guest with each vfio-pci memory attribute.  Columns:
+the patched QEMU and the patched kernel; the patched QEMU and unpatched
+Linux 7.1.8 (no attribute to set: Normal-NC); stock QEMU 10.2.2 as L0,
+which lets DC ZVA through on Device memory.
 
 MSG
 scripts/nested_kvm.py

@@ -147,7 +147,7 @@ class VfioUserBarWcGuest(QemuSystemTest):
         self.assert_guest_saw(results, 'resource2_wc', report['effective'])
 
     def test_bar2_wc_on(self):
-        self.check_prefetchable_bar('on', 'normal-nc', 'tcg-mmu',
+        self.check_prefetchable_bar('on', 'normal-nc', 'tcg',
                                     'on: requested')
 
     def test_bar2_wc_auto(self):
@@ -155,7 +155,7 @@ class VfioUserBarWcGuest(QemuSystemTest):
                                     AUTO_REASON)
 
     def test_bar2_wc_off(self):
-        self.check_prefetchable_bar('off', 'device-ngnre', 'tcg-mmu',
+        self.check_prefetchable_bar('off', 'device-ngnre', 'tcg',
                                     'off: requested')
 
     def test_bar0_default_auto(self):
