@@ -46,7 +46,7 @@ fi
 start=$(date +%s)
 run_logged "$bdir/build.log" "${make[@]}" -j"$(nproc)" Image ||
     { tail -30 "$bdir/build.log"; die "Linux build failed (log: $bdir/build.log)"; }
-checked=(KVM VFIO_PCI ARM_SMMU_V3 PCI_HOST_GENERIC ARM64_SVE PTDUMP_STAGE2_DEBUGFS)
+checked=(KVM VFIO_PCI IOMMUFD VFIO_DEVICE_CDEV ARM_SMMU_V3 PCI_HOST_GENERIC ARM64_SVE PTDUMP_STAGE2_DEBUGFS)
 [ -z "$debug" ] || checked+=(PROVE_LOCKING KASAN DEBUG_ATOMIC_SLEEP)
 for opt in "${checked[@]}"; do
     grep -q "^CONFIG_$opt=y" "$bdir/.config" || die "CONFIG_$opt is not set in $bdir/.config"

@@ -271,7 +271,7 @@ def readme_hand_run():
             server.wait(timeout=10)
     assert r.returncode == 0, r.stdout[-3000:]
     assert ("BAR 2: mem32 prefetchable, 0x100000 bytes, bar2-wc=off -> "
-            "device-ngnre by tcg-mmu (off: requested)") in r.stdout, r.stdout[-3000:]
+            "device-ngnre by tcg (off: requested)") in r.stdout, r.stdout[-3000:]
 
 
 @test
@@ -374,7 +374,7 @@ def unit_vfio_bar_wc():
 
 @test
 def upstream_check_qjson():
-    """upstream tests/unit/check-qjson (the JSON parser patch 22 fixes)"""
+    """upstream tests/unit/check-qjson (the JSON parser patch 21 fixes)"""
     run_glib_test("tests/unit/check-qjson")
 
 
@@ -801,60 +801,106 @@ def nested_run(qemu, kernel):
     return nested_kvm.run(guest.QEMU[qemu], nested_kvm.KERNEL[kernel])[:2]
 
 
-PFNMAP = "arm64/pfnmap_memtype"
+# The series' selftests in the nested bed, named as in
+# target-arm-s2/out-of-tree/nested/selftests: the KVM one on the stage 2
+# type each memattr gives a guest, the vfio one on the feature's uAPI and
+# the host mapping.
+KVM_MEMATTR = "kvm/arm64/vfio_memattr"
+VFIO_MEMATTR = "vfio/vfio_pci_memattr_test"
+SERIES_SELFTESTS = (KVM_MEMATTR, VFIO_MEMATTR)
+# vfio_memattr's cases: the outcome of each of the guest's unaligned
+# store, unaligned STP and DC ZVA, and the stage 2 type in KVM's dump.
+MEMATTR_ACCESSES = ("unaligned store", "unaligned STP", "DC ZVA")
+MEMATTR_CASES = {
+    "NC (default)": ("completed", "MEM/NORMAL-NC"),
+    "NC": ("completed", "MEM/NORMAL-NC"),
+    "WC": ("completed", "MEM/NORMAL-NC"),
+    "DEVICE": ("an Alignment fault", "DEVICE/nGnRE"),
+}
+# vfio_pci_memattr_test's TAP results (kselftest_harness names).
+VFIO_MEMATTR_UAPI = ("probe", "default_is_nc", "set_then_get",
+                     "einval_not_a_bar", "einval_not_mmappable",
+                     "einval_unknown_value", "ebusy_after_mmap", "reopen_is_nc")
+VFIO_MEMATTR_HOST = ("default_nc", "nc", "wc", "device")
 
 
-def nested_pfnmap(qemu, kernel):
-    """pfnmap_memtype in L1: (its Selftest, L1's log)."""
+def memattr_results(cases=MEMATTR_CASES, stage2="ok"):
+    """vfio_memattr's TAP results where every case of @cases passes; the
+    stage 2 dump's result @stage2 ('skip' where the kernel's dump names
+    no memory type)."""
+    results = {}
+    for case, (outcome, s2) in cases.items():
+        for access in MEMATTR_ACCESSES:
+            results[f"{case}: {access}: {outcome}"] = "ok"
+        results[f"{case}: the guest runs on, its aligned store lands"] = "ok"
+        results[f"{case}: stage 2 {s2}"] = stage2
+    return results
+
+
+def vfio_memattr_results(uapi="ok", host=None):
+    """vfio_pci_memattr_test's TAP results: the uAPI tests' @uapi, the
+    host mapping tests' from @host {variant: result} (all 'ok' if None)."""
+    results = {f"vfio_pci_memattr_test.{t}": uapi for t in VFIO_MEMATTR_UAPI}
+    for v in VFIO_MEMATTR_HOST:
+        results[f"vfio_pci_memattr_host.{v}.unaligned_store"] = \
+            (host or {}).get(v, "ok")
+    return results
+
+
+def nested_selftest(qemu, kernel, name):
+    """Selftest @name in L1: (its Selftest, L1's log)."""
     tests, log = nested_run(qemu, kernel)
-    t = tests.get(PFNMAP)
-    assert t and t.results, f"no {PFNMAP} results:\n{log[-4000:]}"
+    t = tests.get(name)
+    assert t and t.results, f"no {name} results:\n{log[-4000:]}"
     return t, log
 
 
 @test
 def nested_kvm_selftest_patched():
-    """nested KVM (patched QEMU, patched Linux): pfnmap_memtype, 8 of 8"""
-    t, log = nested_pfnmap("patched", "patched")
-    assert "# KVM_CAP_PFNMAP_MEMTYPE_FLAGS: 0x30" in t.log, t.log[-4000:]
-    bad = [n for n, r in t.results.items() if r != "ok"]
-    assert t.status == 0 and len(t.results) == 8 and not bad, t.log[-6000:]
+    """nested KVM (patched QEMU, patched Linux): vfio_memattr, for NC (left as the default and set), WC and DEVICE, 20 of 20 (the guest's unaligned store, STP and DC ZVA land under NC and WC and take an injected Alignment fault under DEVICE, the guest runs on, KVM's stage 2 dump gives MEM/NORMAL-NC and DEVICE/nGnRE); vfio_pci_memattr_test, 12 of 12 (PROBE, GET/SET, EINVAL, EBUSY after mmap, NC on reopen; the host's unaligned store takes SIGBUS/BUS_ADRALN under NC and DEVICE and lands under WC)"""
+    t, log = nested_selftest("patched", "patched", KVM_MEMATTR)
+    assert "# VFIO_DEVICE_FEATURE_REGION_MEMATTR: supported" in t.log, t.log[-4000:]
+    assert t.results == memattr_results() and t.status == 0, t.log[-6000:]
+    v, _ = nested_selftest("patched", "patched", VFIO_MEMATTR)
+    assert v.results == vfio_memattr_results() and v.status == 0, v.log[-6000:]
 
 
 @test
 def nested_kvm_selftest_unpatched_kernel():
-    """the same selftest on Linux 7.1.8: no capability, flags refused, Normal-NC"""
-    t, log = nested_pfnmap("patched", "stock")
-    assert "# KVM_CAP_PFNMAP_MEMTYPE_FLAGS: 0" in t.log, t.log[-4000:]
-    assert t.results == {
-        "vfio-pci mmap, no flag: stage 2 Normal-NC (KVM's choice)": "ok",
-        "vfio-pci mmap, KVM_MEM_PFNMAP_DEVICE: refused with EINVAL": "ok",
-        "vfio-pci mmap, KVM_MEM_PFNMAP_NORMAL_NC: refused with EINVAL": "ok",
-    } and t.status == 0, t.log[-6000:]
+    """the same selftests on Linux 7.1.8: vfio_memattr says SET is unavailable and passes the default only (NC: no fault, the stage 2 check skipped as the dump names no type); vfio_pci_memattr_test fails its PROBE, skips the rest but the default's host mapping, which faults"""
+    t, log = nested_selftest("patched", "stock", KVM_MEMATTR)
+    assert "SET unavailable: testing the default (NC) only" in t.log, t.log[-4000:]
+    default = {"NC (default)": MEMATTR_CASES["NC (default)"]}
+    assert t.results == memattr_results(default, stage2="skip") and \
+        t.status == 0, t.log[-6000:]
+    v, _ = nested_selftest("patched", "stock", VFIO_MEMATTR)
+    expected = vfio_memattr_results(uapi="skip", host={
+        "nc": "skip", "wc": "skip", "device": "skip"})
+    expected["vfio_pci_memattr_test.probe"] = "not ok"
+    assert v.results == expected and v.status != 0, v.log[-6000:]
 
 
 @test
 def nested_kvm_selftest_stock_qemu():
-    """under stock QEMU 10.2.2 as L0, DC ZVA on a Device stage 2 does not fault"""
-    t, log = nested_pfnmap("stock", "patched")
-    failed = sorted(n for n, r in t.results.items() if r != "ok")
-    device = ["vfio-pci mmap, KVM_MEM_PFNMAP_DEVICE: stage 2 Device-nGnRE",
-              "vfio-pci mmap: live type change refused, re-made slot has the "
-              "new type"]
-    assert t.status != 0 and failed == device, t.log[-6000:]
-    mismatches = re.findall(r"^# .*: (\S.*?): (.*), expected (.*)$", t.log, re.M)
-    assert mismatches and all(m == ("DC ZVA", "completed", "an Alignment fault")
-                              for m in mismatches), t.log[-6000:]
+    """under stock QEMU 10.2.2 as L0, the DEVICE case's DC ZVA completes (stock TCG does not fault DC ZVA on Device memory): vfio_memattr's only failure; vfio_pci_memattr_test passes"""
+    t, log = nested_selftest("stock", "patched", KVM_MEMATTR)
+    expected = memattr_results()
+    expected["DEVICE: DC ZVA: an Alignment fault"] = "not ok"
+    assert t.results == expected and t.status != 0, t.log[-6000:]
+    mismatches = re.findall(r"^# (.*?): (\S.*?): (.*), expected (.*)$", t.log, re.M)
+    assert mismatches == [("DEVICE", "DC ZVA", "completed", "an Alignment fault")], \
+        t.log[-6000:]
+    v, _ = nested_selftest("stock", "patched", VFIO_MEMATTR)
+    assert v.results == vfio_memattr_results() and v.status == 0, v.log[-6000:]
 
 
 @test
 def nested_upstream_selftests_same_on_both_kernels():
-    """upstream's KVM selftests in L1: set_memory_region_test passes on the
-    patched and on the unpatched kernel; each other one has the same
-    results on both"""
+    """upstream's KVM and vfio selftests in L1: set_memory_region_test passes on the patched and on the unpatched kernel; each other one has the same results on both"""
     patched, log = nested_run("patched", "patched")
     stock, log_stock = nested_run("patched", "stock")
-    upstream = [n for n in nested_kvm.selftest_names() if n != PFNMAP]
+    upstream = [n for n in nested_kvm.selftest_names() if n not in SERIES_SELFTESTS]
+    assert any(n.startswith("vfio/") for n in upstream), upstream
     lines = []
     for name in upstream:
         p, s = patched.get(name), stock.get(name)
@@ -867,7 +913,7 @@ def nested_upstream_selftests_same_on_both_kernels():
             f"{name}: patched {p.status} {p.results}\n" \
             f"7.1.8 {s.status} {s.results}\n{p.log[-3000:]}"
     print("\n".join(lines))
-    smrt = "set_memory_region_test"
+    smrt = "kvm/set_memory_region_test"
     assert patched[smrt].status == 0 and stock[smrt].status == 0, \
         patched[smrt].log[-3000:]
 
@@ -939,9 +985,10 @@ def nested_l1_bandwidth_program():
     assert bar[start:start + length] != bytes(length), "nothing written"
 
 
-KVM_AUTO_REASON = ("auto: QEMU sets no memory type; KVM chooses: on arm64, "
-                   "Normal-NC for a vfio-pci BAR, Device-nGnRE for device "
-                   "memory whose driver does not allow any uncached type")
+KVM_AUTO_REASON = ("auto: QEMU sets no memory type; the host's vfio-pci "
+                   "chooses (on arm64, KVM maps a vfio-pci BAR Normal-NC at "
+                   "stage 2 since Linux 6.9, so the guest's own mapping "
+                   "decides)")
 
 
 def check_l1_qemu_killed(runs, log):
@@ -956,20 +1003,20 @@ def check_l1_qemu_killed(runs, log):
 
 @test
 def nested_kvm_vfio_pci_bar_wc():
-    """nested KVM: L1 QEMU -accel kvm -device vfio-pci,bar2-wc=on/auto/off;
-    L2's table as under TCG, the type in KVM's stage 2 page tables, the
-    memslot flag in QMP across a dirty-log toggle, the bytes in L0's
-    backing file"""
+    """nested KVM: L1 QEMU -accel kvm -device vfio-pci,bar2-wc=on/auto/off
+    on the series' kernel; L2's table as under TCG, the type in KVM's
+    stage 2 page tables, the kernel's memory attribute in QMP (before,
+    during and after a dirty-log toggle), the bytes in L0's backing
+    file"""
     runs, log, bar = nested_l2("patched")
     expect = {
-        "on": ("normal-nc", "kvm-memslot", "pfnmap-normal-nc",
-               "on: requested", "normal-nc"),
-        "auto": ("host-default", None, "none", KVM_AUTO_REASON, "normal-nc"),
-        "off": ("device-ngnre", "kvm-memslot", "pfnmap-device",
-                "off: requested", "device-ngnre"),
+        "on": ("normal-nc", "vfio", "wc", "on: requested", "normal-nc"),
+        "auto": ("host-default", None, "nc", KVM_AUTO_REASON, "normal-nc"),
+        "off": ("device-ngnre", "vfio", "device", "off: requested",
+                "device-ngnre"),
     }
     check_l1_qemu_killed(runs, log)
-    for mode, (effective, mechanism, flag, reason, stage2) in expect.items():
+    for mode, (effective, mechanism, memattr, reason, stage2) in expect.items():
         l2 = runs.get(mode)
         assert l2 and l2.status == 0 and "bar-access: done" in l2.log, \
             f"bar2-wc={mode}:\n{(l2.log if l2 else log)[-4000:]}"
@@ -980,8 +1027,8 @@ def nested_kvm_vfio_pci_bar_wc():
         assert len(reports) == 3, l2.qmp
         for r in reports:
             got = (r["requested"], r.get("effective"), r.get("mechanism"),
-                   r.get("kvm-memslot-flag"), r["reason"])
-            assert got == (mode, effective, mechanism, flag, reason), got
+                   r.get("host-memattr"), r["reason"])
+            assert got == (mode, effective, mechanism, memattr, reason), got
         rates = [q["return"] for q in l2.qmp
                  if isinstance(q.get("return"), dict) and
                  "calc-time" in q["return"]]
@@ -995,26 +1042,27 @@ def nested_kvm_vfio_pci_bar_wc():
 
 @test
 def nested_kvm_vfio_pci_unpatched_kernel():
-    """nested KVM on Linux 7.1.8: auto gets KVM's own Normal-NC and says the
-    capability is missing; on and off fail realize naming it; its stage 2
-    page table dump maps the BAR but names no memory type"""
+    """nested KVM on Linux 7.1.8: auto gets KVM's own Normal-NC and no
+    memory attribute is reported; on and off fail realize naming the
+    missing vfio feature; its stage 2 page table dump maps the BAR but
+    names no memory type"""
     runs, log, _ = nested_l2("stock")
     auto = runs.get("auto")
     assert auto and auto.status == 0, (auto.log if auto else log)[-4000:]
     check_l2_table(auto, "normal-nc")
     check_l2_stage2(auto, None)
     for r in l2_bar_reports(auto):
-        assert (r.get("effective"), r.get("mechanism"),
-                r.get("kvm-memslot-flag")) == ("host-default", None, "none"), r
-        assert "no KVM_CAP_PFNMAP_MEMTYPE_FLAGS" in r["reason"], r["reason"]
+        assert (r.get("effective"), r.get("mechanism"), r.get("host-memattr"),
+                r["reason"]) == ("host-default", None, None, KVM_AUTO_REASON), r
     for mode, mem_type in (("on", "Normal-NC"), ("off", "Device-nGnRE")):
         l2 = runs.get(mode)
         assert l2 and l2.status != 0 and not l2.table, \
             (l2.log if l2 else log)[-4000:]
         assert (f"bar2-wc={mode}: BAR 2 needs the {mem_type} host memory "
-                "type, which the KVM accelerator cannot enforce: the host "
-                "kernel does not offer it (KVM_CAP_PFNMAP_MEMTYPE_FLAGS is "
-                "missing or 0") in l2.log, l2.log[-4000:]
+                "type, which the KVM accelerator cannot enforce: KVM takes it "
+                "from the host's vfio-pci mapping, and the host kernel's "
+                "vfio-pci does not offer VFIO_DEVICE_FEATURE_REGION_MEMATTR"
+                ) in l2.log, l2.log[-4000:]
 
 
 @test
@@ -1214,8 +1262,8 @@ def libvirt_domain_vfio_user_report():
     for cmd, rc, text in results:
         assert rc == 0, (cmd, text)
     hmp = results[2][2]
-    for line in ("BAR 0: mem32, 0x10000 bytes, bar0-wc=off -> device-ngnre by tcg-mmu (off: requested)",
-                 "BAR 2: mem32 prefetchable, 0x100000 bytes, bar2-wc=on -> normal-nc by tcg-mmu (on: requested)"):
+    for line in ("BAR 0: mem32, 0x10000 bytes, bar0-wc=off -> device-ngnre by tcg (off: requested)",
+                 "BAR 2: mem32 prefetchable, 0x100000 bytes, bar2-wc=on -> normal-nc by tcg (on: requested)"):
         assert line in hmp, hmp
     bars = json.loads(results[3][2])["return"][0]["bars"]
     assert [(b["index"], b["requested"], b.get("effective")) for b in bars] == \
@@ -1341,7 +1389,7 @@ KERNEL_REPORT = re.compile(r"^.*(BUG: |WARNING: |possible circular locking|"
 
 @test
 def sanitizers_l1_lockdep_kasan():
-    """opt-in tier: the series' L1 kernel with lockdep and KASAN (build-linux.sh --debug, its build time printed) runs the memslot selftests in the nested bed: pfnmap_memtype 8 of 8 and set_memory_region_test pass, and the kernel reports nothing"""
+    """opt-in tier: the series' L1 kernel with lockdep and KASAN (build-linux.sh --debug, its build time printed) runs the nested bed's selftests: vfio_memattr 20 of 20, vfio_pci_memattr_test 12 of 12 and set_memory_region_test pass, and the kernel reports nothing"""
     start = time.monotonic()
     r = run([str(TOP / "scripts" / "build-linux.sh"), "--debug"], timeout=5400)
     assert r.returncode == 0, r.stdout[-3000:]
@@ -1351,10 +1399,13 @@ def sanitizers_l1_lockdep_kasan():
                                    timeout=3600, loud=True)
     print(f"  nested selftests: {time.monotonic() - start:.0f} s")
     assert "lockdep" in log.lower() or "Lock dependency validator" in log, log[:3000]
-    t = tests.get(PFNMAP)
-    assert t and t.status == 0 and len(t.results) == 8 and \
-        all(r == "ok" for r in t.results.values()), (t.log if t else log)[-6000:]
-    memslots = tests.get("set_memory_region_test")
+    t = tests.get(KVM_MEMATTR)
+    assert t and t.status == 0 and t.results == memattr_results(), \
+        (t.log if t else log)[-6000:]
+    v = tests.get(VFIO_MEMATTR)
+    assert v and v.status == 0 and v.results == vfio_memattr_results(), \
+        (v.log if v else log)[-6000:]
+    memslots = tests.get("kvm/set_memory_region_test")
     assert memslots and memslots.status == 0, (memslots.log if memslots else log)[-6000:]
     reports = KERNEL_REPORT.findall(log)
     assert not reports, "\n".join(reports[:40])

@@ -6,15 +6,16 @@ provides and L1 binds to vfio-pci.
   L0  qemu-system-aarch64 -M virt,virtualization=on,iommu=smmuv3,gic-version=3
       with ivshmem-plain on a shared 1 MiB file
   L1  the Linux series' kernel (scripts/build-linux.sh), an initramfs of
-      busybox-static (Debian bookworm, arm64), the selftests that
-      target-arm-s2/out-of-tree/nested/selftests lists, and the L1 QEMU
+      busybox-static (Debian bookworm, arm64), the KVM and vfio selftests
+      that target-arm-s2/out-of-tree/nested/selftests lists, and the L1 QEMU
       (scripts/build-l1-qemu.sh) with qmp-call (/init:
       target-arm-s2/out-of-tree/nested/init)
   L2  (l2_modes) the patched L1 kernel again, with guest/bar-access as
       /init, on the BAR that L1 QEMU passes through with vfio-pci
 
-Run alone, it prints the series' selftest pfnmap_memtype's results for
-three pairs side by side: the patched QEMU with the patched kernel, with
+Run alone, it prints the results of the series' selftests,
+kvm/arm64/vfio_memattr and vfio/vfio_pci_memattr_test, for three pairs
+side by side: the patched QEMU with the patched kernel, with
 the unpatched kernel, and stock QEMU 10.2.2 with the patched kernel, then
 each selftest's exit status.  With --l2, it prints L2's table for
 bar2-wc=on, auto and off under nested KVM beside the TCG one.
@@ -66,7 +67,8 @@ L2_RAM = (0x40000000, 256 << 20)
 
 
 def selftest_names():
-    """The selftests L1 runs, in order, as their paths under selftests/kvm."""
+    """The selftests L1 runs, in order, as their paths under
+    tools/testing/selftests: kvm/... or vfio/..."""
     return [line.split()[0] for line in SELFTEST_LIST.read_text().splitlines()
             if line.strip() and not line.startswith("#")]
 
@@ -125,9 +127,11 @@ def parse(log):
         if m.group(3):
             t.status, t.seconds = int(m.group(3)), int(m.group(4))
         for r in re.finditer(r"^(ok|not ok) \d+ (.*?)\s*$", t.log, re.M):
-            skip = re.match(r"(.*?)\s*# SKIP", r.group(2))
-            t.results[skip.group(1) if skip else r.group(2)] = \
-                "skip" if skip else r.group(1)
+            # "name # SKIP reason" (kselftest_harness) or "# SKIP name"
+            # (ksft_test_result_skip())
+            skip = re.match(r"(.*?)\s*# SKIP\s*(.*)", r.group(2))
+            name = (skip.group(1) or skip.group(2)) if skip else r.group(2)
+            t.results[name] = "skip" if skip else r.group(1)
         tests[m.group(1)] = t
     return tests
 
@@ -261,7 +265,7 @@ def main_l2():
         r = reports[-1]
         print(f"  bar2-wc={m} -> {r.get('effective')}"
               f"{' by ' + r['mechanism'] if 'mechanism' in r else ''}, "
-              f"memslot flag {r.get('kvm-memslot-flag')} ({r['reason']})")
+              f"host memattr {r.get('host-memattr')} ({r['reason']})")
     print("\nL1 KVM's stage 2 page tables (debugfs), the ranges of BAR 2 that L2 touched:")
     for m in ("on", "auto", "off"):
         types = runs[m].stage2_types(*runs[m].pci_bar(L2_DEVICE_ID, L2_BAR)) \
@@ -280,18 +284,22 @@ def main():
              ("Linux 7.1.8", guest.QEMU["patched"], KERNEL["stock"]),
              ("QEMU 10.2.2", guest.QEMU["stock"], KERNEL["patched"])]
     columns = [(title, run(qemu, kernel)[0]) for title, qemu, kernel in pairs]
-    series = "arm64/pfnmap_memtype"
-    names = []
-    for _, tests in columns:
-        results = tests.get(series, Selftest()).results
-        names += [n for n in results if n not in names]
-    width = max(map(len, names + [f"{t} exit status" for t in selftest_names()]))
-    print(f"{'KVM selftest pfnmap_memtype (L1) under TCG (L0)':<{width}}  " +
-          "  ".join(f"{t:<20}" for t, _ in columns).rstrip())
-    for n in names:
-        print(f"{n:<{width}}  " +
-              "  ".join(f"{tests.get(series, Selftest()).results.get(n, '-'):<20}"
-                        for _, tests in columns).rstrip())
+    series = ("kvm/arm64/vfio_memattr", "vfio/vfio_pci_memattr_test")
+    names = {s: [] for s in series}
+    for s in series:
+        for _, tests in columns:
+            results = tests.get(s, Selftest()).results
+            names[s] += [n for n in results if n not in names[s]]
+    width = max(map(len, [n for s in series for n in names[s]] +
+                    [f"{t} exit status" for t in selftest_names()]))
+    for s in series:
+        print(f"{s + ' (L1) under TCG (L0)':<{width}}  " +
+              "  ".join(f"{t:<20}" for t, _ in columns).rstrip())
+        for n in names[s]:
+            print(f"{n:<{width}}  " +
+                  "  ".join(f"{tests.get(s, Selftest()).results.get(n, '-'):<20}"
+                            for _, tests in columns).rstrip())
+        print()
     for t in selftest_names():
         print(f"{t + ' exit status':<{width}}  " +
               "  ".join(f"{tests.get(t, Selftest()).status!s:<20}"
