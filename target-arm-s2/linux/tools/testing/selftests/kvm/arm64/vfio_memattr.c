@@ -142,20 +142,20 @@ static struct iommu *iommu;
 
 static int memattr_ioctl(struct vfio_pci_device *device, u32 flags, u32 *memattr)
 {
-	struct {
-		struct vfio_device_feature hdr;
-		struct vfio_device_feature_region_memattr memattr;
-	} feature = {
-		.hdr.argsz = sizeof(feature),
-		.hdr.flags = flags | VFIO_DEVICE_FEATURE_REGION_MEMATTR,
-		.memattr.region_index = VFIO_PCI_BAR0_REGION_INDEX + bar,
-		.memattr.memattr = memattr ? *memattr : 0,
-	};
+	u64 buf[DIV_ROUND_UP(sizeof(struct vfio_device_feature) +
+			     sizeof(struct vfio_device_feature_region_memattr),
+			     sizeof(u64))] = {};
+	struct vfio_device_feature *feature = (void *)buf;
+	struct vfio_device_feature_region_memattr *attr = (void *)feature->data;
 
-	if (ioctl(device->fd, VFIO_DEVICE_FEATURE, &feature))
+	feature->argsz = sizeof(buf);
+	feature->flags = flags | VFIO_DEVICE_FEATURE_REGION_MEMATTR;
+	attr->region_index = VFIO_PCI_BAR0_REGION_INDEX + bar;
+	attr->memattr = memattr ? *memattr : 0;
+	if (ioctl(device->fd, VFIO_DEVICE_FEATURE, feature))
 		return -errno;
 	if (memattr && (flags & VFIO_DEVICE_FEATURE_GET))
-		*memattr = feature.memattr.memattr;
+		*memattr = attr->memattr;
 	return 0;
 }
 
