@@ -1027,7 +1027,7 @@ def nested_kvm_vfio_pci_bar_wc():
         assert len(reports) == 3, l2.qmp
         for r in reports:
             got = (r["requested"], r.get("effective"), r.get("mechanism"),
-                   r.get("host-memattr"), r["reason"])
+                   r.get("host-mem-attr"), r["reason"])
             assert got == (mode, effective, mechanism, memattr, reason), got
         rates = [q["return"] for q in l2.qmp
                  if isinstance(q.get("return"), dict) and
@@ -1052,7 +1052,7 @@ def nested_kvm_vfio_pci_unpatched_kernel():
     check_l2_table(auto, "normal-nc")
     check_l2_stage2(auto, None)
     for r in l2_bar_reports(auto):
-        assert (r.get("effective"), r.get("mechanism"), r.get("host-memattr"),
+        assert (r.get("effective"), r.get("mechanism"), r.get("host-mem-attr"),
                 r["reason"]) == ("host-default", None, None, KVM_AUTO_REASON), r
     for mode, mem_type in (("on", "Normal-NC"), ("off", "Device-nGnRE")):
         l2 = runs.get(mode)
