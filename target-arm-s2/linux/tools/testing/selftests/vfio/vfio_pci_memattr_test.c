@@ -16,7 +16,6 @@
 #include <signal.h>
 #include <stdlib.h>
 
-#include <sys/ioctl.h>
 
 #include <linux/vfio.h>
 
@@ -25,29 +24,6 @@
 #include "kselftest_harness.h"
 
 static const char *device_bdf;
-
-static int memattr_ioctl(struct vfio_pci_device *device, u32 flags,
-			 u32 index, u32 *memattr)
-{
-	u64 buf[DIV_ROUND_UP(sizeof(struct vfio_device_feature) +
-			     sizeof(struct vfio_device_feature_region_memattr),
-			     sizeof(u64))] = {};
-	struct vfio_device_feature *feature = (void *)buf;
-	struct vfio_device_feature_region_memattr *attr = (void *)feature->data;
-
-	feature->argsz = sizeof(buf);
-	feature->flags = flags | VFIO_DEVICE_FEATURE_REGION_MEMATTR;
-	attr->region_index = index;
-	if (flags & VFIO_DEVICE_FEATURE_PROBE)
-		memattr = NULL;
-	if (memattr && (flags & VFIO_DEVICE_FEATURE_SET))
-		attr->memattr = *memattr;
-	if (ioctl(device->fd, VFIO_DEVICE_FEATURE, feature))
-		return -errno;
-	if (memattr && (flags & VFIO_DEVICE_FEATURE_GET))
-		*memattr = attr->memattr;
-	return 0;
-}
 
 /*
  * What SET of @memattr returns: x86's PAT keeps a BAR's uncached memory
@@ -68,19 +44,21 @@ static int memattr_set_result(u32 memattr)
 
 static int memattr_probe(struct vfio_pci_device *device)
 {
-	return memattr_ioctl(device, VFIO_DEVICE_FEATURE_PROBE |
-			     VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET,
-			     0, NULL);
+	return __vfio_pci_region_memattr(device, VFIO_DEVICE_FEATURE_PROBE |
+					 VFIO_DEVICE_FEATURE_GET |
+					 VFIO_DEVICE_FEATURE_SET, 0, NULL);
 }
 
 static int memattr_get(struct vfio_pci_device *device, u32 index, u32 *memattr)
 {
-	return memattr_ioctl(device, VFIO_DEVICE_FEATURE_GET, index, memattr);
+	return __vfio_pci_region_memattr(device, VFIO_DEVICE_FEATURE_GET, index,
+					 memattr);
 }
 
 static int memattr_set(struct vfio_pci_device *device, u32 index, u32 memattr)
 {
-	return memattr_ioctl(device, VFIO_DEVICE_FEATURE_SET, index, &memattr);
+	return __vfio_pci_region_memattr(device, VFIO_DEVICE_FEATURE_SET, index,
+					 &memattr);
 }
 
 static bool bar_mmappable(struct vfio_pci_device *device, int bar)

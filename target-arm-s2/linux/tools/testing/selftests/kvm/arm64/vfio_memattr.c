@@ -25,7 +25,6 @@
  */
 #include <fcntl.h>
 #include <linux/vfio.h>
-#include <sys/ioctl.h>
 
 #include <libvfio.h>
 
@@ -142,21 +141,8 @@ static struct iommu *iommu;
 
 static int memattr_ioctl(struct vfio_pci_device *device, u32 flags, u32 *memattr)
 {
-	u64 buf[DIV_ROUND_UP(sizeof(struct vfio_device_feature) +
-			     sizeof(struct vfio_device_feature_region_memattr),
-			     sizeof(u64))] = {};
-	struct vfio_device_feature *feature = (void *)buf;
-	struct vfio_device_feature_region_memattr *attr = (void *)feature->data;
-
-	feature->argsz = sizeof(buf);
-	feature->flags = flags | VFIO_DEVICE_FEATURE_REGION_MEMATTR;
-	attr->region_index = VFIO_PCI_BAR0_REGION_INDEX + bar;
-	attr->memattr = memattr ? *memattr : 0;
-	if (ioctl(device->fd, VFIO_DEVICE_FEATURE, feature))
-		return -errno;
-	if (memattr && (flags & VFIO_DEVICE_FEATURE_GET))
-		*memattr = attr->memattr;
-	return 0;
+	return __vfio_pci_region_memattr(device, flags,
+					 VFIO_PCI_BAR0_REGION_INDEX + bar, memattr);
 }
 
 static void scratch_access(struct vfio_pci_device *device, bool write,
