@@ -16,7 +16,6 @@
 #include <signal.h>
 #include <stdlib.h>
 
-
 #include <linux/vfio.h>
 
 #include <libvfio.h>
