@@ -77,26 +77,6 @@ static int first_mmappable_bar(struct vfio_pci_device *device)
 	return -1;
 }
 
-/* The device is opened with no BAR mapped: no attribute is fixed yet. */
-FIXTURE(vfio_pci_memattr_test) {
-	struct iommu *iommu;
-	struct vfio_pci_device *device;
-	int bar;
-};
-
-FIXTURE_SETUP(vfio_pci_memattr_test)
-{
-	self->iommu = iommu_init(default_iommu_mode);
-	self->device = vfio_pci_device_init_unmapped(device_bdf, self->iommu);
-	self->bar = first_mmappable_bar(self->device);
-}
-
-FIXTURE_TEARDOWN(vfio_pci_memattr_test)
-{
-	vfio_pci_device_cleanup(self->device);
-	iommu_cleanup(self->iommu);
-}
-
 /* Why the feature cannot be tested on the device, or NULL. */
 static const char *memattr_untestable(struct vfio_pci_device *device, int bar)
 {
@@ -107,6 +87,35 @@ static const char *memattr_untestable(struct vfio_pci_device *device, int bar)
 	return NULL;
 }
 
+/* The device is opened with no BAR mapped: no attribute is fixed yet. */
+FIXTURE(vfio_pci_memattr_test) {
+	struct iommu *iommu;
+	struct vfio_pci_device *device;
+	int bar;
+	const char *untestable;	/* why the feature cannot be tested */
+};
+
+FIXTURE_SETUP(vfio_pci_memattr_test)
+{
+	self->iommu = iommu_init(default_iommu_mode);
+	self->device = vfio_pci_device_init_unmapped(device_bdf, self->iommu);
+	self->bar = first_mmappable_bar(self->device);
+	self->untestable = memattr_untestable(self->device, self->bar);
+}
+
+FIXTURE_TEARDOWN(vfio_pci_memattr_test)
+{
+	vfio_pci_device_cleanup(self->device);
+	iommu_cleanup(self->iommu);
+}
+
+/* Only NC can be set where WC or DEVICE would change nothing. */
+static bool only_nc_settable(void)
+{
+	return memattr_set_result(VFIO_REGION_MEMATTR_WC) ||
+	       memattr_set_result(VFIO_REGION_MEMATTR_DEVICE);
+}
+
 TEST_F(vfio_pci_memattr_test, probe)
 {
 	ASSERT_EQ(0, memattr_probe(self->device));
@@ -114,13 +123,11 @@ TEST_F(vfio_pci_memattr_test, probe)
 
 TEST_F(vfio_pci_memattr_test, default_is_nc)
 {
-	const char *why;
 	u32 memattr;
 	int i;
 
-	why = memattr_untestable(self->device, self->bar);
-	if (why)
-		SKIP(return, "%s\n", why);
+	if (self->untestable)
+		SKIP(return, "%s\n", self->untestable);
 
 	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
 		if (!bar_mmappable(self->device, i))
@@ -137,18 +144,18 @@ TEST_F(vfio_pci_memattr_test, set_then_get)
 		VFIO_REGION_MEMATTR_WC, VFIO_REGION_MEMATTR_DEVICE,
 		VFIO_REGION_MEMATTR_NC,
 	};
-	const char *why;
 	u32 memattr;
 	int i;
 
-	why = memattr_untestable(self->device, self->bar);
-	if (why)
-		SKIP(return, "%s\n", why);
+	if (self->untestable)
+		SKIP(return, "%s\n", self->untestable);
 
 	for (i = 0; i < ARRAY_SIZE(values); i++) {
-		ASSERT_EQ(memattr_set_result(values[i]),
-			  memattr_set(self->device, self->bar, values[i]));
-		if (memattr_set_result(values[i]))
+		int expected = memattr_set_result(values[i]);
+
+		ASSERT_EQ(expected, memattr_set(self->device, self->bar,
+						values[i]));
+		if (expected)
 			continue;
 		memattr = -1;
 		ASSERT_EQ(0, memattr_get(self->device, self->bar, &memattr));
@@ -163,13 +170,11 @@ TEST_F(vfio_pci_memattr_test, einval_not_a_bar)
 		VFIO_PCI_ROM_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX,
 		VFIO_PCI_VGA_REGION_INDEX, VFIO_PCI_NUM_REGIONS, 0xffffffff,
 	};
-	const char *why;
 	u32 memattr;
 	int i;
 
-	why = memattr_untestable(self->device, self->bar);
-	if (why)
-		SKIP(return, "%s\n", why);
+	if (self->untestable)
+		SKIP(return, "%s\n", self->untestable);
 
 	for (i = 0; i < ARRAY_SIZE(indexes); i++) {
 		ASSERT_EQ(-EINVAL, memattr_get(self->device, indexes[i], &memattr));
@@ -180,13 +185,11 @@ TEST_F(vfio_pci_memattr_test, einval_not_a_bar)
 
 TEST_F(vfio_pci_memattr_test, einval_not_mmappable)
 {
-	const char *why;
 	u32 memattr;
 	int i, tested = 0;
 
-	why = memattr_untestable(self->device, self->bar);
-	if (why)
-		SKIP(return, "%s\n", why);
+	if (self->untestable)
+		SKIP(return, "%s\n", self->untestable);
 
 	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
 		if (bar_mmappable(self->device, i))
@@ -204,12 +207,10 @@ TEST_F(vfio_pci_memattr_test, einval_not_mmappable)
 
 TEST_F(vfio_pci_memattr_test, einval_unknown_value)
 {
-	const char *why;
 	u32 memattr;
 
-	why = memattr_untestable(self->device, self->bar);
-	if (why)
-		SKIP(return, "%s\n", why);
+	if (self->untestable)
+		SKIP(return, "%s\n", self->untestable);
 
 	ASSERT_EQ(-EINVAL, memattr_set(self->device, self->bar, 3));
 	ASSERT_EQ(-EINVAL, memattr_set(self->device, self->bar, 0xffffffff));
@@ -219,15 +220,12 @@ TEST_F(vfio_pci_memattr_test, einval_unknown_value)
 
 TEST_F(vfio_pci_memattr_test, ebusy_after_mmap)
 {
-	const char *why;
 	u32 memattr;
 
-	why = memattr_untestable(self->device, self->bar);
-	if (why)
-		SKIP(return, "%s\n", why);
+	if (self->untestable)
+		SKIP(return, "%s\n", self->untestable);
 
-	if (memattr_set_result(VFIO_REGION_MEMATTR_WC) ||
-	    memattr_set_result(VFIO_REGION_MEMATTR_DEVICE))
+	if (only_nc_settable())
 		SKIP(return, "only NC can be set on this architecture\n");
 
 	ASSERT_EQ(0, memattr_set(self->device, self->bar, VFIO_REGION_MEMATTR_WC));
@@ -251,15 +249,12 @@ TEST_F(vfio_pci_memattr_test, ebusy_after_mmap)
 
 TEST_F(vfio_pci_memattr_test, reopen_is_nc)
 {
-	const char *why;
 	u32 memattr;
 
-	why = memattr_untestable(self->device, self->bar);
-	if (why)
-		SKIP(return, "%s\n", why);
+	if (self->untestable)
+		SKIP(return, "%s\n", self->untestable);
 
-	if (memattr_set_result(VFIO_REGION_MEMATTR_WC) ||
-	    memattr_set_result(VFIO_REGION_MEMATTR_DEVICE))
+	if (only_nc_settable())
 		SKIP(return, "only NC can be set on this architecture\n");
 
 	ASSERT_EQ(0, memattr_set(self->device, self->bar,
@@ -382,9 +377,9 @@ TEST_F(vfio_pci_memattr_host, unaligned_store)
 		.sa_flags = SA_SIGINFO,
 	};
 	u64 value = 0x8877665544332211ULL;
+	const char *why;
 	u8 *p;
 	struct scratch s;
-	const char *why;
 	u32 memattr;
 	int i;
 
