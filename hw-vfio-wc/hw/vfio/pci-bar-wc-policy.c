@@ -162,3 +162,20 @@ bool vfio_pci_bar_wc_mmap_failed(unsigned nr, OnOffAuto mode, int err,
     bar_wc_no_type(nr, "could not be mmapped", res);
     return true;
 }
+
+bool vfio_pci_bar_wc_check_incoming(unsigned nr, uint8_t source,
+                                    OnOffAuto local, Error **errp)
+{
+    if (source >= ON_OFF_AUTO__MAX) {
+        error_setg(errp, "BAR %u: the source sent barN-wc mode %u, which is "
+                   "not one", nr, source);
+        return false;
+    }
+    if (source != local) {
+        error_setg(errp, "BAR %u: the source has bar%u-wc=%s and this QEMU "
+                   "bar%u-wc=%s, so the guest could see another memory type",
+                   nr, nr, OnOffAuto_str(source), nr, OnOffAuto_str(local));
+        return false;
+    }
+    return true;
+}

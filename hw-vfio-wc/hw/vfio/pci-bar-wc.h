@@ -75,6 +75,23 @@ bool vfio_pci_bar_wc_resolve(const VFIOBarWCQuery *q, VFIOBarWCResult *res,
 bool vfio_pci_bar_wc_mmap_failed(unsigned nr, OnOffAuto mode, int err,
                                  VFIOBarWCResult *res, Error **errp);
 
+/**
+ * vfio_pci_bar_wc_check_incoming: may BAR @nr's state come from a source
+ * whose barN-wc was @source, to this QEMU, whose barN-wc is @local?
+ *
+ * @nr: the BAR
+ * @source: the source's barN-wc, as the migration stream carries it
+ * @local: this QEMU's
+ * @errp: error, when they differ or @source is not a mode
+ *
+ * The guest's view of the BAR (which accesses fault) follows its memory
+ * type, and only an identical request guarantees the same type: auto is
+ * whatever each host chooses, and on or off are refused where they
+ * cannot be enforced, so nothing else can be checked at this point.
+ */
+bool vfio_pci_bar_wc_check_incoming(unsigned nr, uint8_t source,
+                                    OnOffAuto local, Error **errp);
+
 typedef struct VFIOPCIDevice VFIOPCIDevice;
 
 /**
@@ -97,5 +114,19 @@ bool vfio_pci_bars_wc_resolve(VFIOPCIDevice *vdev, Error **errp);
  */
 bool vfio_pci_bar_wc_mmapped(VFIOPCIDevice *vdev, unsigned nr, int mmap_ret,
                              Error **errp);
+
+/**
+ * vfio_pci_bar_host_memattr: the memory attribute (VFIO_REGION_MEMATTR_*)
+ * that the host's vfio-pci gives the mmaps of BAR @nr, as it reports it
+ *
+ * Returns 0, or a negative errno where the host has none for the BAR (a
+ * vfio-user-pci device, a kernel without VFIO_DEVICE_FEATURE_REGION_MEMATTR,
+ * a BAR that vfio-pci does not let userspace mmap).
+ */
+int vfio_pci_bar_host_memattr(VFIOPCIDevice *vdev, unsigned nr,
+                              uint32_t *memattr);
+
+/* The host memory type that vfio-pci memory attribute @memattr gives. */
+VfioPciBarMemType vfio_pci_bar_memattr_type(uint32_t memattr);
 
 #endif /* HW_VFIO_PCI_BAR_WC_H */

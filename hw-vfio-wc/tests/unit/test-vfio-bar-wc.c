@@ -297,6 +297,36 @@ static void test_not_mmapped_hint(gconstpointer data)
     }
 }
 
+/*
+ * A migration carries each BAR's barN-wc: only the same mode may load,
+ * and a value that is no mode is refused too.
+ */
+static void test_check_incoming(void)
+{
+    for (unsigned source = 0; source <= ON_OFF_AUTO__MAX; source++) {
+        for (OnOffAuto local = 0; local < ON_OFF_AUTO__MAX; local++) {
+            Error *err = NULL;
+            bool ok = vfio_pci_bar_wc_check_incoming(4, source, local, &err);
+
+            g_assert_cmpint(ok, ==, source == local);
+            g_assert_cmpint(!err, ==, ok);
+            if (source == ON_OFF_AUTO__MAX) {
+                g_assert_cmpstr(error_get_pretty(err), ==,
+                                "BAR 4: the source sent barN-wc mode 3, "
+                                "which is not one");
+            } else if (!ok) {
+                g_autofree char *want = g_strdup_printf(
+                    "BAR 4: the source has bar4-wc=%s and this QEMU "
+                    "bar4-wc=%s, so the guest could see another memory type",
+                    OnOffAuto_str(source), OnOffAuto_str(local));
+
+                g_assert_cmpstr(error_get_pretty(err), ==, want);
+            }
+            error_free(err);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const char *const no_mmap_names[VFIO_BAR_WC_NO_MMAP__MAX] = {
@@ -311,6 +341,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio/bar-wc/every-combination", test_every_combination);
     g_test_add_func("/vfio/bar-wc/messages", test_messages);
     g_test_add_func("/vfio/bar-wc/mmap-failed", test_mmap_failed);
+    g_test_add_func("/vfio/bar-wc/check-incoming", test_check_incoming);
     for (int i = VFIO_BAR_WC_NO_MMAP_HOST; i < VFIO_BAR_WC_NO_MMAP__MAX; i++) {
         g_autofree char *path = g_strdup_printf(
             "/vfio/bar-wc/not-mmapped-hint/%s", no_mmap_names[i]);

@@ -56,6 +56,10 @@ void hmp_info_vfio_bars(Monitor *mon, const QDict *qdict)
                 monitor_printf(mon, " by %s",
                                VfioPciBarMemTypeMechanism_str(bar->mechanism));
             }
+            if (bar->has_host_mem_attr) {
+                monitor_printf(mon, ", host memattr %s",
+                               VfioPciBarHostMemAttr_str(bar->host_mem_attr));
+            }
             monitor_printf(mon, " (%s)\n", bar->reason);
             hmp_print_ranges(mon, "mmapped", bar->mmapped);
             hmp_print_ranges(mon, "trapped", bar->trapped);
