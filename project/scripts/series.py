@@ -360,7 +360,8 @@ def format_series(s, tree, outdir):
     """Write @s as staged in @tree to @outdir, with @s's cover letter text
     (from patches/, else the branch's description)."""
     git("-c", "diff.noprefix=false", "-c", "core.abbrev=12", "format-patch", "-q",
-        "--zero-commit", "--cover-letter", "--no-signature",
+        "--zero-commit", "--cover-letter", "--cover-from-description=none",
+        "--no-signature",
         "--subject-prefix=PATCH", "-o", str(outdir), series_range(s), cwd=tree)
     names = sorted(p.name for p in outdir.glob("0*.patch")
                    if not p.name.startswith("0000-"))
