@@ -426,6 +426,35 @@ def series_edit_stage_export_check():
         assert r.returncode == 0, r.stdout
 
 
+@test
+def series_rebase_onto_release():
+    """series.py rebase: a release the archive does not list is refused, project/bases unchanged; rebasing onto the pinned release itself fetches it, rewrites nothing and restages both series to the same trees"""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = repo_copy(tmp)
+        build = Path(tmp) / "build"
+        build.mkdir()
+        # The downloads and the private apt lists are shared, not refetched.
+        for d in ("dl", "apt"):
+            (build / d).symlink_to(BUILD / d)
+        env = dict(os.environ, BUILD=str(build), **series.IDENT)
+        tool = [str(copy / "project" / "scripts" / "series.py"), "rebase"]
+        bases = (copy / "project" / "bases").read_text()
+        r = run(tool + ["1:99.0+ds-1"], env=env)
+        assert r.returncode != 0 and "the archive does not list qemu 1:99.0+ds-1" \
+            in r.stdout, r.stdout
+        pinned = series.base("qemu").version
+        r = run(tool + [pinned], env=env)
+        assert r.returncode == 0, r.stdout[-3000:]
+        assert f"restaged on QEMU {series.base('qemu').upstream}" in r.stdout, r.stdout
+        assert (copy / "project" / "bases").read_text() == bases
+        ours = series.PROJECTS["qemu"].src
+        tree = build / "qemu" / "patched" / "src"
+        for branch in ("qemu-fixes", "qemu"):
+            got, want = (run(["git", "-C", str(t), "rev-parse", f"{branch}^{{tree}}"]
+                             ).stdout.strip() for t in (tree, ours))
+            assert got == want, f"{branch}: {got} != {want}"
+
+
 def run_glib_test(binary, *args, qemu=None):
     """Run a GLib test program with TAP output; assert it ran and passed."""
     env = dict(os.environ)
@@ -1485,6 +1514,7 @@ SUITE_GUEST = {"guest_bar_access_patched", "guest_bar_access_stock",
                "functional_vfio_user_bar_wc_fails_on_stock",
                "vfio_user_device_del_mid_memcpy"}
 SUITE_SLOW = {"series_check", "readme_git_am_works", "linux_series_check",
+              "series_rebase_onto_release", "series_edit_stage_export_check",
               "upstream_qtest_aarch64_same_as_stock",
               "upstream_check_tcg_same_as_stock", "docs_build",
               "incremental_rebuild", "vfio_user_hotplug_valgrind"}
