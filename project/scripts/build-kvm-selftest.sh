@@ -12,7 +12,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 tree=$BUILD/linux/patched/src
-[ -d "$tree/.git" ] || "$TOP/scripts/series.py" --project linux stage
+[ -d "$tree/.git" ] || "$TOP/project/scripts/series.py" --project linux stage
 make -s -C "$tree" ARCH=arm64 O="$BUILD/linux/headers-build" headers
 for suite in kvm vfio; do
     out=$BUILD/linux/selftests/$suite

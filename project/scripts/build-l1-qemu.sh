@@ -16,7 +16,7 @@ tree=$BUILD/qemu/patched/src
 bdir=$BUILD/qemu/l1/build
 sysroot=$BUILD/qemu/l1/sysroot
 libdir=$sysroot/usr/lib/aarch64-linux-gnu
-[ -d "$tree/.git" ] || "$TOP/scripts/series.py" stage
+[ -d "$tree/.git" ] || "$TOP/project/scripts/series.py" stage
 
 if [ ! -f "$sysroot/.unpacked" ]; then
     note "downloading Debian's arm64 libraries for L1 QEMU into $sysroot"

@@ -204,10 +204,10 @@ stage_source() {
     local project=$1 tree=$2 stock=$3
     local patched=$BUILD/$project/patched/src
     if [ -z "$stock" ]; then
-        "$TOP/scripts/series.py" --project "$project" stage
+        "$TOP/project/scripts/series.py" --project "$project" stage
         return
     fi
-    [ -d "$patched/.git" ] || "$TOP/scripts/series.py" --project "$project" stage
+    [ -d "$patched/.git" ] || "$TOP/project/scripts/series.py" --project "$project" stage
     if [ ! -e "$tree/.git" ]; then
         git -C "$patched" worktree prune
         git -C "$patched" worktree add -q --detach "$tree" base

@@ -30,13 +30,16 @@ Commands (--project qemu, the default, or linux):
                    push -a, on the release; (b) staging patches/ afresh
                    and exporting it changes nothing; (c) checkpatch.pl;
                    (d) with --build, the tree builds at every patch; and
-                   whether the archive has a newer release.  --quick: (a)
-                   with git am and (b) only.
+                   (e) whether the archive has a newer release.  (b) also
+                   fails on staged commits not exported and on a cover
+                   letter without the base.  --quick: (a) with git am and
+                   (b) only.
   rebase [VERSION] move the base to Debian's source package VERSION (the
                    newest the archive lists if none): fetch and verify
                    its orig tarball, rewrite project/bases and restage
                    with git am -3, stopping at a conflict for you to
-                   resolve (git am --continue, then export).
+                   resolve (git am --continue, then rebase --continue);
+                   then export.
 
 Editing a patch: stage, then in build/<project>/patched/src
   git rebase -i --update-refs base     (edit, fixup, reword, reorder)
@@ -44,6 +47,7 @@ then export, check, and commit patches/ and the component directories.
 """
 
 import argparse
+import hashlib
 import os
 import re
 import shutil
@@ -120,12 +124,16 @@ PROJECTS = {
     # cannot look up the commit of a Fixes: tag (UNKNOWN_COMMIT_ID); its
     # format is still checked (GIT_COMMIT_ID), and the commit itself is
     # checked against upstream's history when the tag is written.
+    # --strict's CamelCase check flags the memory type names that
+    # PAGE_S2_MEMATTR() pastes (DEVICE_nGnRE), as it would flag KVM's own
+    # KVM_S2_MEMATTR(pgt, DEVICE_nGnRE) in arch/arm64/kvm/hyp/pgtable.c.
     "linux": Project(
         "linux", "Linux",
         (Series("linux-fixes"), Series("linux", "linux-fixes")),
         ((r"", "linux"),),
         "fetch-linux.sh", None,
-        ("--strict", "--terse", "--ignore", "FILE_PATH_CHANGES,UNKNOWN_COMMIT_ID"),
+        ("--strict", "--terse", "--ignore",
+         "FILE_PATH_CHANGES,UNKNOWN_COMMIT_ID,CAMELCASE"),
         "build-linux.sh"),
 }
 P = PROJECTS["qemu"]            # the project of this run (--project)
@@ -140,6 +148,10 @@ IDENT = {
 # commit's (git am takes the rest from the patches), reproducible.
 EPOCH = 1767225600  # 2026-01-01T00:00:00Z
 PLACEHOLDERS = ("*** SUBJECT HERE ***", "*** BLURB HERE ***")
+# The staged trees' own configuration, not the user's (format.signOff,
+# diff.orderFile, am.messageId ... would change what is exported).
+GIT_ENV = dict(os.environ, **IDENT, GIT_CONFIG_GLOBAL=os.devnull,
+               GIT_CONFIG_NOSYSTEM="1")
 
 
 def die(msg):
@@ -154,7 +166,7 @@ def git(*args, cwd=None, env=None, check=True, input=None, strip=True):
     """Run git in @cwd (the staged tree by default); return its output,
     stripped unless @strip is False."""
     cwd = cwd or P.src
-    r = subprocess.run(["git", *args], cwd=cwd, env=dict(os.environ, **IDENT, **(env or {})),
+    r = subprocess.run(["git", *args], cwd=cwd, env=dict(GIT_ENV, **(env or {})),
                        text=True, input=input, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
     if check and r.returncode:
@@ -218,8 +230,21 @@ def set_base(new):
 
 # --- staging ---------------------------------------------------------
 
-def pristine_subject():
-    return f"{P.title} {base().upstream} (pristine)"
+def pristine_message():
+    """What the pristine commit says, and so what it must be remade for:
+    the release, its Debian version and sha256, or QEMU_SRC."""
+    b = base()
+    origin = os.environ.get("QEMU_SRC") if P.name == "qemu" else None
+    return (f"{P.title} {b.upstream} (pristine)\n\n" +
+            (f"Source: {origin}\n" if origin else
+             f"Debian: {P.name} {b.version}\nSha256: {b.sha256}\n"))
+
+
+def ensure_pristine(tree):
+    if not (tree / ".git").exists() or not rev("pristine", tree) or \
+            git("log", "-1", "--format=%B", "pristine", cwd=tree) != \
+            pristine_message().strip():
+        make_pristine(tree)
 
 
 def make_pristine(tree):
@@ -230,7 +255,7 @@ def make_pristine(tree):
     if out.returncode:
         sys.exit(out.returncode)
     src = Path(out.stdout.strip().splitlines()[-1])
-    note(f"importing {pristine_subject()} from {src} into {tree}")
+    note(f"importing {P.title} {base().upstream} from {src} into {tree}")
     tree.mkdir(parents=True, exist_ok=True)
     if not (tree / ".git").exists():
         git("init", "-q", "-b", "release", cwd=tree)
@@ -252,7 +277,7 @@ def make_pristine(tree):
         git("add", "-A", "-f", ".", cwd=tree, env=env)
         tree_id = git("write-tree", cwd=tree, env=env)
     stamp = f"@{EPOCH} +0000"
-    commit = git("commit-tree", tree_id, "-m", pristine_subject(), cwd=tree,
+    commit = git("commit-tree", tree_id, "-m", pristine_message(), cwd=tree,
                  env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp})
     git("tag", "-f", "pristine", commit, cwd=tree)
 
@@ -271,22 +296,64 @@ def base_fixups():
     return [d / name for name in read_list(d / "series")] if d else []
 
 
+def digest(s):
+    """A digest of patches/<s>, cover letter aside."""
+    h = hashlib.sha256()
+    for f in [s.dir / "series"] + s.patch_files():
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def _digest_file(tree, s):
+    gitdir = Path(git("rev-parse", "--absolute-git-dir", cwd=tree))
+    return gitdir / "series-staged" / s.name
+
+
+def record_digest(tree, s):
+    f = _digest_file(tree, s)
+    f.parent.mkdir(exist_ok=True)
+    f.write_text(digest(s) + "\n")
+
+
+def staged_digest(tree, s):
+    """The digest of the patches/<s> that @tree was last staged from or
+    exported to, if any."""
+    f = _digest_file(tree, s)
+    return f.read_text().strip() if f.is_file() else None
+
+
+def same_patches(s, tree, staged=False):
+    """Whether @s as @tree has it (its branch, or with @staged what was
+    last staged or exported) is what patches/<s> holds, cover letter
+    aside."""
+    with tempfile.TemporaryDirectory() as tmp:
+        format_series(s, tree, Path(tmp), staged)
+        ours = sorted(p.name for p in Path(tmp).glob("0*.patch"))
+        theirs = sorted(p.name for p in s.dir.glob("0*.patch"))
+        return ours == theirs and all(
+            (Path(tmp) / n).read_text() == (s.dir / n).read_text()
+            for n in ours if not n.startswith("0000-"))
+
+
 def unexported(tree):
     """The series whose staged branch holds what patches/ does not."""
-    lost = []
-    for s in P.series:
-        staged, head = rev(f"refs/staged/{s.name}", tree), rev(s.name, tree)
-        if not staged or not head or staged == head:
-            continue
-        with tempfile.TemporaryDirectory() as tmp:
-            format_series(s, tree, Path(tmp))
-            ours = sorted(p.name for p in Path(tmp).glob("0*.patch"))
-            theirs = sorted(p.name for p in s.dir.glob("0*.patch"))
-            if ours != theirs or any(
-                    (Path(tmp) / n).read_text() != (s.dir / n).read_text()
-                    for n in ours if not n.startswith("0000-")):
-                lost.append(s.name)
-    return lost
+    return [s.name for s in P.series
+            if rev(s.name, tree) and
+            rev(s.name, tree) != rev(f"refs/staged/{s.name}", tree) and
+            not same_patches(s, tree)]
+
+
+def busy(tree):
+    """Why @tree cannot be restaged or exported now, if it cannot."""
+    gitdir = Path(git("rev-parse", "--absolute-git-dir", cwd=tree))
+    for d, what in (("rebase-merge", "a rebase"), ("rebase-apply", "a rebase or git am")):
+        if (gitdir / d).exists():
+            return f"{what} is in progress in {tree}: finish or abort it first"
+    if git("status", "--porcelain", "--untracked-files=no", cwd=tree):
+        return f"{tree} has uncommitted changes: commit them first"
+    if not git("symbolic-ref", "-q", "HEAD", cwd=tree, check=False):
+        return f"{tree} is on a detached HEAD: check out {P.series[-1].name}"
+    return None
 
 
 def stage(tree=None, force=False):
@@ -295,17 +362,15 @@ def stage(tree=None, force=False):
     ninja see the rest untouched)."""
     tree = tree or P.src
     patch_files = {s.name: s.patch_files() for s in P.series}
-    if (tree / ".git").exists() and not force:
-        if git("status", "--porcelain", "--untracked-files=no", cwd=tree):
-            die(f"{tree} has uncommitted changes: commit them and export, "
-                "or stage --force to drop them")
+    if (tree / ".git").exists() and rev("pristine", tree) and not force:
+        why = busy(tree)
+        if why:
+            die(f"{why} (or stage --force to drop it)")
         lost = unexported(tree)
         if lost:
             die(f"{tree}: branch(es) {', '.join(lost)} hold commits that "
                 "patches/ does not: export them, or stage --force to drop them")
-    if not (tree / ".git").exists() or not rev("pristine", tree) or \
-            git("log", "-1", "--format=%s", "pristine", cwd=tree) != pristine_subject():
-        make_pristine(tree)
+    ensure_pristine(tree)
     scratch = tree.parent / (tree.name + "-stage")
     if not (scratch / ".git").exists():
         git("worktree", "prune", cwd=tree)
@@ -323,27 +388,32 @@ def stage(tree=None, force=False):
         am(patch_files[s.name], scratch)
         heads[s.name] = git("rev-parse", "HEAD", cwd=scratch)
     move_branches(tree, heads)
+    for s in P.series:
+        record_digest(tree, s)
     note(f"staged {', '.join(f'{n} ({len(f)})' for n, f in patch_files.items())} "
          f"on {P.title} {base().upstream} in {tree}")
 
 
 def move_branches(tree, heads):
+    """Check the last series' branch out at its new head (rewriting only
+    the files that differ), then move the others."""
     last = P.series[-1].name
+    git("checkout", "-q", "-f", "-B", last, heads[last], cwd=tree)
     for name, head in heads.items():
         if name != last:
             git("branch", "-f", name, head, cwd=tree)
         git("update-ref", f"refs/staged/{name}", head, cwd=tree)
-    if git("symbolic-ref", "-q", "HEAD", cwd=tree, check=False) != f"refs/heads/{last}":
-        git("checkout", "-q", "-f", "-B", last, cwd=tree)
-    git("reset", "-q", "--hard", heads[last], cwd=tree)
     # A branch named like the tag makes every 'pristine' ambiguous.
     git("branch", "-q", "-D", "pristine", cwd=tree, check=False)
 
 
 # --- export ----------------------------------------------------------
 
-def series_range(s):
-    return f"{s.based_on or 'base'}..{s.name}"
+def series_range(s, staged=False):
+    """@s's commits: its branch's, or with @staged what was last staged
+    or exported."""
+    ref = (lambda n: f"refs/staged/{n}") if staged else (lambda n: n)
+    return f"{ref(s.based_on) if s.based_on else 'base'}..{ref(s.name)}"
 
 
 def cover_text(path):
@@ -351,18 +421,22 @@ def cover_text(path):
     text = path.read_text()
     subject = re.search(r"^Subject: \[[^\]]*\] (.*(?:\n .*)*)", text, re.M).group(1)
     body = text.split("\n\n", 1)[1]
-    # The blurb ends where format-patch's shortlog starts.
-    end = [m.start() for m in re.finditer(r"^\S.* \(\d+\):\n  ", body, re.M)]
-    return " ".join(subject.split()), body[:end[-1]].strip() if end else body.strip()
+    # The blurb ends where format-patch's shortlog (one block an author)
+    # starts, which only its diffstat follows.
+    shortlog = re.compile(r"(?:[^\n]+ \(\d+\):\n(?:  .*\n)+\n)+ \S")
+    end = next((m.start() for m in re.finditer(r"^\S.* \(\d+\):$", body, re.M)
+                if shortlog.match(body, m.start())), len(body))
+    return " ".join(subject.split()), body[:end].strip()
 
 
-def format_series(s, tree, outdir):
-    """Write @s as staged in @tree to @outdir, with @s's cover letter text
-    (from patches/, else the branch's description)."""
+def format_series(s, tree, outdir, staged=False):
+    """Write @s as @tree has it (see series_range()) to @outdir, with
+    @s's cover letter text (from patches/, else the branch's
+    description)."""
     git("-c", "diff.noprefix=false", "-c", "core.abbrev=12", "format-patch", "-q",
         "--zero-commit", "--cover-letter", "--cover-from-description=none",
         "--no-signature",
-        "--subject-prefix=PATCH", "-o", str(outdir), series_range(s), cwd=tree)
+        "--subject-prefix=PATCH", "-o", str(outdir), series_range(s, staged), cwd=tree)
     names = sorted(p.name for p in outdir.glob("0*.patch")
                    if not p.name.startswith("0000-"))
     cover = outdir / "0000-cover-letter.patch"
@@ -376,6 +450,9 @@ def format_series(s, tree, outdir):
         if not subject:
             die(f"patches/{s.name} has no cover letter yet: "
                 f"git branch --edit-description {s.name} in {tree}")
+    if not (subject + blurb).isascii():
+        die(f"the cover letter of {s.name} is not ASCII: format-patch would "
+            "not encode it")
     text = cover.read_text()
     text = text.replace(PLACEHOLDERS[0], subject).replace(PLACEHOLDERS[1], blurb.strip())
     # format-patch dates the cover letter now: give it the last patch's date.
@@ -389,12 +466,17 @@ def format_series(s, tree, outdir):
 
 def new_files(tree, tip):
     """Every file the project's series add, and the tip's mode for it."""
-    added = git("diff", "--name-only", "--no-renames", "--diff-filter=A",
-                "base", tip, cwd=tree).split()
+    added = git("diff", "-z", "--name-only", "--no-renames", "--diff-filter=A",
+                "base", tip, cwd=tree, strip=False).split("\0")
+    added = [f for f in added if f]
+    if not added:
+        return {}
     modes = {}
-    for line in git("ls-tree", "-r", tip, "--", *added, cwd=tree).splitlines():
-        mode, _, rest = line.partition(" ")
-        modes[rest.split("\t", 1)[1]] = mode
+    for entry in git("ls-tree", "-r", "-z", tip, "--", *added, cwd=tree,
+                     strip=False).split("\0"):
+        if entry:
+            meta, _, path = entry.partition("\t")
+            modes[path] = meta.split()[0]
     return modes
 
 
@@ -411,6 +493,7 @@ def write_components(tree, tip, root):
                 path.rmdir()
     for dst, f in wanted.items():
         data = subprocess.run(["git", "show", f"{tip}:{f}"], cwd=tree, check=True,
+                              env=GIT_ENV,
                               stdout=subprocess.PIPE).stdout
         if not dst.is_file() or dst.read_bytes() != data:
             dst.parent.mkdir(parents=True, exist_ok=True)
@@ -423,16 +506,23 @@ def export(tree=None, root=TOP):
     """Write the staged series and the component directories under
     @root (the repository, or a scratch copy for check)."""
     tree = tree or P.src
-    if git("status", "--porcelain", "--untracked-files=no", cwd=tree):
-        die(f"{tree} has uncommitted changes: commit them first")
+    why = busy(tree)
+    if why:
+        die(why)
     for s in P.series:
         if not rev(s.name, tree):
             die(f"{tree} has no branch {s.name}: stage first")
         start = s.based_on or "base"
         if subprocess.run(["git", "merge-base", "--is-ancestor", start, s.name],
-                          cwd=tree).returncode:
+                          cwd=tree, env=GIT_ENV).returncode:
             die(f"{tree}: branch {s.name} is not based on {start} "
                 f"(rebase with --update-refs keeps the branches stacked)")
+        # patches/ changed since this tree was staged (a pull): exporting
+        # would undo that.
+        recorded = staged_digest(tree, s)
+        if root == TOP and recorded and recorded != digest(s):
+            die(f"patches/{s.name} changed since {tree} was staged from it: "
+                "stage it first (stage --force drops your staged commits)")
     for s in P.series:
         outdir = root / "patches" / s.name
         with tempfile.TemporaryDirectory() as tmp:
@@ -444,6 +534,7 @@ def export(tree=None, root=TOP):
              f"{outdir.relative_to(root)}")
         if root == TOP:
             git("update-ref", f"refs/staged/{s.name}", s.name, cwd=tree)
+            record_digest(tree, s)
     n = write_components(tree, P.series[-1].name, root)
     note(f"wrote the {n} file(s) the series add to "
          f"{', '.join(d + '/' for d in P.component_dirs)}")
@@ -465,7 +556,7 @@ def checkpatch(tree, patch_files):
         # where a pattern already covers it (as Linux's FILE_PATH_CHANGES,
         # ignored there): check_maintained() checks the coverage instead.
         problems = [ln for ln in r.stdout.splitlines()
-                    if ("ERROR" in ln or "WARNING" in ln or "Traceback" in ln)
+                    if re.search(r"\b(ERROR|WARNING|CHECK):|Traceback", ln)
                     and "WARNING: added, moved or deleted file(s)" not in ln]
         if problems:
             bad += 1
@@ -504,7 +595,7 @@ def check_git_am(wt):
         before = git("rev-parse", "HEAD", cwd=wt)
         r = subprocess.run(["git", "am", "-q", "--keep-cr", "--keep-non-patch",
                             *map(str, files)], cwd=wt, text=True, capture_output=True,
-                           env=dict(os.environ, **IDENT))
+                           env=GIT_ENV)
         ok = r.returncode == 0 and \
             git("rev-list", "--count", f"{before}..HEAD", cwd=wt) == str(len(files))
         on = f"patches/{s.based_on}" if s.based_on else f"pristine {P.title} {base().upstream}"
@@ -538,7 +629,7 @@ def check_quilt(tmp, am_tip):
     if ok:
         git("add", "-A", "-f", ".", cwd=qt)
         same = subprocess.run(["git", "diff", "--cached", "--quiet", am_tip],
-                              cwd=qt).returncode == 0
+                              cwd=qt, env=GIT_ENV).returncode == 0
         if not same:
             print(git("diff", "--cached", "--stat", am_tip, cwd=qt))
         ok = same
@@ -565,30 +656,41 @@ def check_drift(tmp):
             shutil.copytree(TOP / comp, root / comp)
     export(clone, root)
     drift = ""
+    empty = tmp / "empty"
+    empty.mkdir()
     for d in [f"patches/{s.name}" for s in P.series] + P.component_dirs:
         ours, fresh = TOP / d, root / d
-        for p in (ours, fresh):
-            p.mkdir(parents=True, exist_ok=True)
-        r = subprocess.run(["diff", "-r", "-u", "-N", str(ours), str(fresh)],
+        r = subprocess.run(["diff", "-r", "-u", "-N",
+                            str(ours if ours.is_dir() else empty),
+                            str(fresh if fresh.is_dir() else empty)],
                            text=True, stdout=subprocess.PIPE)
         drift += r.stdout
+        for f in fresh.rglob("*") if fresh.is_dir() else ():
+            mine = ours / f.relative_to(fresh)
+            if f.is_file() and mine.is_file() and \
+                    (f.stat().st_mode ^ mine.stat().st_mode) & 0o111:
+                drift += f"mode of {mine.relative_to(TOP)} differs\n"
     names = ", ".join([f"patches/{s.name}" for s in P.series] +
                       [d + "/" for d in P.component_dirs])
     print(f"(b) {names} are what exporting the staged series gives: "
           f"{'ok' if not drift else 'DRIFT'}")
     if drift:
         print(drift[:20000])
-    lost = unexported(P.src) if (P.src / ".git").exists() else []
+    failures = ["drift (run export)"] if drift else []
+    lost = unexported(P.src)
     if lost:
-        print(f"    note: {P.src} holds commits of {', '.join(lost)} that "
-              "patches/ does not: export them")
-    covers = [s.name for s in P.series
-              if any(ph in (s.dir / "0000-cover-letter.patch").read_text()
-                     for ph in PLACEHOLDERS)]
-    if covers:
-        print(f"    cover letter(s) without a subject or blurb: {', '.join(covers)}")
-    return (["drift (run export)"] if drift else []) + \
-        (["cover letter"] if covers else [])
+        print(f"(b) {P.src} holds commits of {', '.join(lost)} that patches/ "
+              "does not: export them")
+        failures.append("unexported commits")
+    # A cover letter says what it applies to: the release, as "v10.2.2".
+    release = f"v{base().upstream}"
+    for s in P.series:
+        text = (s.dir / "0000-cover-letter.patch").read_text()
+        if any(ph in text for ph in PLACEHOLDERS) or release not in text:
+            print(f"(b) the cover letter of {s.name} lacks a subject, a text, "
+                  f"or the base ({release})")
+            failures.append(f"cover letter of {s.name}")
+    return failures
 
 
 def newer_base():
@@ -639,7 +741,9 @@ def _dpkg_key(version):
 
 def check(build_each=False, quick=False):
     failures = []
-    if not (P.src / ".git").exists() or not rev("pristine"):
+    if (P.src / ".git").exists() and rev("pristine"):
+        ensure_pristine(P.src)
+    else:
         stage()
     with tempfile.TemporaryDirectory(prefix="series-check-") as tmp:
         tmp = Path(tmp)
@@ -697,9 +801,25 @@ def build_every_patch(wt):
 
 # --- rebase ----------------------------------------------------------
 
+def rebase_steps():
+    """What rebase applies, in order: (series or None for the base
+    fixups, patch files)."""
+    return [(None, base_fixups())] + [(s, s.patch_files()) for s in P.series]
+
+
+def rebase_state(tree):
+    return Path(git("rev-parse", "--absolute-git-dir", cwd=tree)) / "series-rebase"
+
+
 def rebase(version=None):
+    """Move the base to @version and restage on it with git am -3."""
     tree = P.src
     if (tree / ".git").exists():
+        if rebase_state(tree).exists():
+            die(f"a rebase is in progress in {tree}: rebase --continue")
+        why = busy(tree)
+        if why:
+            die(why)
         lost = unexported(tree)
         if lost:
             die(f"{tree}: export {', '.join(lost)} first")
@@ -732,25 +852,53 @@ def rebase(version=None):
     set_base(Base(version, sha256))
     note(f"project/bases: {P.name} {old.version} -> {version}")
     make_pristine(tree)
-    scratch = tree.parent / (tree.name + "-stage")
-    shutil.rmtree(scratch, ignore_errors=True)
-    git("worktree", "prune", cwd=tree)
     git("checkout", "-q", "-f", "-B", P.series[-1].name, "pristine", cwd=tree)
-    am(base_fixups(), tree, three_way=True)
-    git("tag", "-f", "base", cwd=tree)
-    for s in P.series:
-        files = s.patch_files()
-        r = subprocess.run(["git", "am", "-q", "--keep-cr", "--keep-non-patch", "-3",
-                            *map(str, files)], cwd=tree, env=dict(os.environ, **IDENT))
-        if r.returncode:
-            die(f"{s.name} does not apply on {P.title} {Base(version, '').upstream}: "
-                f"resolve the conflict in {tree}, git am --continue, "
-                f"git branch -f {s.name} when its last patch is in, then "
-                "export and check --build")
+    rebase_from(tree, 0)
+
+
+def rebase_continue():
+    tree = P.src
+    state = rebase_state(tree)
+    if not state.exists():
+        die(f"no rebase in progress in {tree}")
+    if (Path(git("rev-parse", "--absolute-git-dir", cwd=tree)) / "rebase-apply").exists():
+        die(f"git am is still in progress in {tree}: git am --continue first")
+    step = int(state.read_text())
+    rebase_finish_step(tree, step)
+    rebase_from(tree, step + 1)
+
+
+def rebase_finish_step(tree, step):
+    s = rebase_steps()[step][0]
+    if s is None:
+        git("tag", "-f", "base", cwd=tree)
+    else:
+        # The last series' branch is the one checked out.
         if s is not P.series[-1]:
             git("branch", "-f", s.name, "HEAD", cwd=tree)
-    note(f"restaged on {P.title} {Base(version, '').upstream}: now export, "
-         "check --build, and update the cover letters' base")
+        record_digest(tree, s)
+
+
+def rebase_from(tree, first):
+    """Apply rebase_steps() from @first with git am -3; at a conflict,
+    leave it to the user and say how to go on."""
+    state = rebase_state(tree)
+    release = f"{P.title} {base().upstream}"
+    for step, (s, files) in enumerate(rebase_steps()[first:], first):
+        state.write_text(f"{step}\n")
+        if files:
+            r = subprocess.run(["git", "am", "-q", "--keep-cr", "--keep-non-patch",
+                                "--committer-date-is-author-date", "-3",
+                                *map(str, files)], cwd=tree, env=GIT_ENV)
+            if r.returncode:
+                what = f"patches/{s.name}" if s else "the base fixups"
+                die(f"{what} do(es) not apply on {release}: resolve the "
+                    f"conflict in {tree}, git am --continue, then "
+                    f"series.py --project {P.name} rebase --continue")
+        rebase_finish_step(tree, step)
+    state.unlink()
+    note(f"restaged on {release}: now export, check --build, and update the "
+         "cover letters' base")
 
 
 def main():
@@ -770,6 +918,8 @@ def main():
                    help="only git am and the drift check")
     r = sub.add_parser("rebase")
     r.add_argument("version", nargs="?")
+    r.add_argument("--continue", dest="cont", action="store_true",
+                   help="go on after resolving a conflict")
     a = ap.parse_args()
     P = PROJECTS[a.project]
     if a.cmd == "stage":
@@ -777,7 +927,7 @@ def main():
     elif a.cmd == "export":
         export()
     elif a.cmd == "rebase":
-        rebase(a.version)
+        rebase_continue() if a.cont else rebase(a.version)
     else:
         check(a.build, a.quick)
 
