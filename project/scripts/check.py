@@ -390,12 +390,14 @@ def series_edit_stage_export_check():
         build = Path(tmp) / "build"
         tree = build / "qemu" / "patched" / "src"
         git = ["git", "-C", str(tree)]
-        r = run(["git", "clone", "-q", "--shared", str(series.PROJECTS["qemu"].src),
-                 str(tree)])
+        r = run(["git", "clone", "-q", "--shared", "--no-checkout",
+                 str(series.PROJECTS["qemu"].src), str(tree)])
         assert r.returncode == 0, r.stdout
-        run(git + ["fetch", "-q", "origin", "+refs/heads/*:refs/heads/*",
-                   "+refs/staged/*:refs/staged/*", "+refs/tags/*:refs/tags/*"])
-        run(git + ["checkout", "-q", "qemu"])
+        r = run(git + ["fetch", "-q", "--update-head-ok", "origin",
+                       "+refs/heads/*:refs/heads/*", "+refs/staged/*:refs/staged/*",
+                       "+refs/tags/*:refs/tags/*"])
+        assert r.returncode == 0, r.stdout
+        assert run(git + ["checkout", "-q", "-f", "qemu"]).returncode == 0
         env = dict(os.environ, BUILD=str(build), **series.IDENT)
         tool = [str(copy / "project" / "scripts" / "series.py")]
         r = run(tool + ["stage"], env=env)

@@ -338,7 +338,7 @@ def same_patches(s, tree, staged=False):
 def unexported(tree):
     """The series whose staged branch holds what patches/ does not."""
     return [s.name for s in P.series
-            if rev(s.name, tree) and
+            if rev(s.name, tree) and (not s.based_on or rev(s.based_on, tree)) and
             rev(s.name, tree) != rev(f"refs/staged/{s.name}", tree) and
             not same_patches(s, tree)]
 
