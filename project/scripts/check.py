@@ -1517,6 +1517,7 @@ SUITE_GUEST = {"guest_bar_access_patched", "guest_bar_access_stock",
                "vfio_user_device_del_mid_memcpy"}
 SUITE_SLOW = {"series_check", "readme_git_am_works", "linux_series_check",
               "series_rebase_onto_release", "series_edit_stage_export_check",
+              "series_check_finds_drift",
               "upstream_qtest_aarch64_same_as_stock",
               "upstream_check_tcg_same_as_stock", "docs_build",
               "incremental_rebuild", "vfio_user_hotplug_valgrind"}
