@@ -478,7 +478,7 @@ def unit_vfio_bar_wc():
 
 @test
 def upstream_check_qjson():
-    """upstream tests/unit/check-qjson (the JSON parser patch 21 fixes)"""
+    """upstream tests/unit/check-qjson (the JSON parser fix 8 changes)"""
     run_glib_test("tests/unit/check-qjson")
 
 

@@ -660,7 +660,7 @@ def check_drift(tmp):
     empty.mkdir()
     for d in [f"patches/{s.name}" for s in P.series] + P.component_dirs:
         ours, fresh = TOP / d, root / d
-        r = subprocess.run(["diff", "-r", "-u", "-N",
+        r = subprocess.run(["diff", "-r", "-u", "-N", "-x", "__pycache__",
                             str(ours if ours.is_dir() else empty),
                             str(fresh if fresh.is_dir() else empty)],
                            text=True, stdout=subprocess.PIPE)
