@@ -47,9 +47,11 @@ then export, check, and commit patches/ and the component directories.
 """
 
 import argparse
+import functools
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -194,19 +196,27 @@ def lib_sh(script):
     return r.stdout
 
 
+@functools.lru_cache(maxsize=None)
+def release_names(package, version):
+    """The upstream release in Debian's @version of @package and the name
+    of its orig tarball, as lib.sh derives them for the fetch scripts."""
+    v = shlex.quote(version)
+    return tuple(lib_sh(f"upstream_version {v}; orig_tarball {package} {v}").split())
+
+
 @dataclass
 class Base:
+    package: str
     version: str                # Debian's, e.g. 1:10.2.2+ds-1
     sha256: str
 
     @property
     def upstream(self):
-        v = self.version.partition(":")[2] or self.version
-        return re.sub(r"\+.*", "", v.rpartition("-")[0])
+        return release_names(self.package, self.version)[0]
 
-    def orig(self, package):
-        v = self.version.partition(":")[2] or self.version
-        return f"{package}_{v.rpartition('-')[0]}.orig.tar.xz"
+    @property
+    def orig(self):
+        return release_names(self.package, self.version)[1]
 
 
 BASES = TOP / "project" / "bases"
@@ -217,7 +227,7 @@ def base(project=None):
     for line in read_list(BASES):
         fields = line.split()
         if fields[0] == name:
-            return Base(fields[1], fields[2])
+            return Base(name, fields[1], fields[2])
     die(f"{BASES.relative_to(TOP)} has no line for {name}")
 
 
@@ -282,18 +292,31 @@ def make_pristine(tree):
     git("tag", "-f", "pristine", commit, cwd=tree)
 
 
-def am(patch_files, tree, three_way=False):
+def try_am(patch_files, tree, three_way=False):
     """git am, keeping a subject's non-PATCH brackets ([PLACEHOLDER]), and
-    the commit date the author's, so that staging is reproducible."""
-    if patch_files:
-        git("am", "-q", "--keep-cr", "--keep-non-patch",
-            "--committer-date-is-author-date", *(["-3"] if three_way else []),
-            *map(str, patch_files), cwd=tree)
+    the commit date the author's, so that staging is reproducible; the
+    completed process (without patches, a success)."""
+    if not patch_files:
+        return subprocess.CompletedProcess([], 0, "", "")
+    return subprocess.run(["git", "am", "-q", "--keep-cr", "--keep-non-patch",
+                           "--committer-date-is-author-date",
+                           *(["-3"] if three_way else []), *map(str, patch_files)],
+                          cwd=tree, env=GIT_ENV, text=True, capture_output=True)
+
+
+def am(patch_files, tree):
+    r = try_am(patch_files, tree)
+    if r.returncode:
+        die(f"git am failed in {tree}:\n{r.stdout}{r.stderr}")
 
 
 def base_fixups():
     d = P.base_fixups
     return [d / name for name in read_list(d / "series")] if d else []
+
+
+def git_dir(tree):
+    return Path(git("rev-parse", "--absolute-git-dir", cwd=tree))
 
 
 def digest(s):
@@ -305,8 +328,13 @@ def digest(s):
 
 
 def _digest_file(tree, s):
-    gitdir = Path(git("rev-parse", "--absolute-git-dir", cwd=tree))
-    return gitdir / "series-staged" / s.name
+    return git_dir(tree) / "series-staged" / s.name
+
+
+def mark_staged(tree, s, head):
+    """Record that @tree's @head is what patches/<s> holds now."""
+    git("update-ref", f"refs/staged/{s.name}", head, cwd=tree)
+    record_digest(tree, s)
 
 
 def record_digest(tree, s):
@@ -322,12 +350,11 @@ def staged_digest(tree, s):
     return f.read_text().strip() if f.is_file() else None
 
 
-def same_patches(s, tree, staged=False):
-    """Whether @s as @tree has it (its branch, or with @staged what was
-    last staged or exported) is what patches/<s> holds, cover letter
-    aside."""
+def same_patches(s, tree):
+    """Whether @s as @tree's branches have it is what patches/<s> holds,
+    cover letter aside."""
     with tempfile.TemporaryDirectory() as tmp:
-        format_series(s, tree, Path(tmp), staged)
+        format_series(s, tree, Path(tmp))
         ours = sorted(p.name for p in Path(tmp).glob("0*.patch"))
         theirs = sorted(p.name for p in s.dir.glob("0*.patch"))
         return ours == theirs and all(
@@ -345,7 +372,7 @@ def unexported(tree):
 
 def busy(tree):
     """Why @tree cannot be restaged or exported now, if it cannot."""
-    gitdir = Path(git("rev-parse", "--absolute-git-dir", cwd=tree))
+    gitdir = git_dir(tree)
     for d, what in (("rebase-merge", "a rebase"), ("rebase-apply", "a rebase or git am")):
         if (gitdir / d).exists():
             return f"{what} is in progress in {tree}: finish or abort it first"
@@ -376,8 +403,7 @@ def stage(tree=None, force=False):
         git("worktree", "prune", cwd=tree)
         shutil.rmtree(scratch, ignore_errors=True)
         git("worktree", "add", "-q", "--detach", str(scratch), "pristine", cwd=tree)
-    if (scratch / ".git").exists():
-        git("am", "--abort", cwd=scratch, check=False)
+    git("am", "--abort", cwd=scratch, check=False)
     git("reset", "-q", "--hard", cwd=scratch)
     git("clean", "-q", "-fdx", cwd=scratch)
     git("checkout", "-q", "--detach", "pristine", cwd=scratch)
@@ -389,7 +415,7 @@ def stage(tree=None, force=False):
         heads[s.name] = git("rev-parse", "HEAD", cwd=scratch)
     move_branches(tree, heads)
     for s in P.series:
-        record_digest(tree, s)
+        mark_staged(tree, s, heads[s.name])
     note(f"staged {', '.join(f'{n} ({len(f)})' for n, f in patch_files.items())} "
          f"on {P.title} {base().upstream} in {tree}")
 
@@ -402,18 +428,14 @@ def move_branches(tree, heads):
     for name, head in heads.items():
         if name != last:
             git("branch", "-f", name, head, cwd=tree)
-        git("update-ref", f"refs/staged/{name}", head, cwd=tree)
     # A branch named like the tag makes every 'pristine' ambiguous.
     git("branch", "-q", "-D", "pristine", cwd=tree, check=False)
 
 
 # --- export ----------------------------------------------------------
 
-def series_range(s, staged=False):
-    """@s's commits: its branch's, or with @staged what was last staged
-    or exported."""
-    ref = (lambda n: f"refs/staged/{n}") if staged else (lambda n: n)
-    return f"{ref(s.based_on) if s.based_on else 'base'}..{ref(s.name)}"
+def series_range(s):
+    return f"{s.based_on or 'base'}..{s.name}"
 
 
 def cover_text(path):
@@ -429,14 +451,14 @@ def cover_text(path):
     return " ".join(subject.split()), body[:end].strip()
 
 
-def format_series(s, tree, outdir, staged=False):
-    """Write @s as @tree has it (see series_range()) to @outdir, with
+def format_series(s, tree, outdir):
+    """Write @s as @tree's branches have it to @outdir, with
     @s's cover letter text (from patches/, else the branch's
     description)."""
     git("-c", "diff.noprefix=false", "-c", "core.abbrev=12", "format-patch", "-q",
         "--zero-commit", "--cover-letter", "--cover-from-description=none",
         "--no-signature",
-        "--subject-prefix=PATCH", "-o", str(outdir), series_range(s, staged), cwd=tree)
+        "--subject-prefix=PATCH", "-o", str(outdir), series_range(s), cwd=tree)
     names = sorted(p.name for p in outdir.glob("0*.patch")
                    if not p.name.startswith("0000-"))
     cover = outdir / "0000-cover-letter.patch"
@@ -533,8 +555,7 @@ def export(tree=None, root=TOP):
         note(f"wrote {len(names)} patch(es) and a cover letter to "
              f"{outdir.relative_to(root)}")
         if root == TOP:
-            git("update-ref", f"refs/staged/{s.name}", s.name, cwd=tree)
-            record_digest(tree, s)
+            mark_staged(tree, s, s.name)
     n = write_components(tree, P.series[-1].name, root)
     note(f"wrote the {n} file(s) the series add to "
          f"{', '.join(d + '/' for d in P.component_dirs)}")
@@ -593,9 +614,7 @@ def check_git_am(wt):
     for s in P.series:
         files = s.patch_files()
         before = git("rev-parse", "HEAD", cwd=wt)
-        r = subprocess.run(["git", "am", "-q", "--keep-cr", "--keep-non-patch",
-                            *map(str, files)], cwd=wt, text=True, capture_output=True,
-                           env=GIT_ENV)
+        r = try_am(files, wt)
         ok = r.returncode == 0 and \
             git("rev-list", "--count", f"{before}..HEAD", cwd=wt) == str(len(files))
         on = f"patches/{s.based_on}" if s.based_on else f"pristine {P.title} {base().upstream}"
@@ -693,16 +712,36 @@ def check_drift(tmp):
     return failures
 
 
+def archive_sources():
+    """The versions of P's source package that the archive lists, oldest
+    first, each with its files' sha256 ({file: sha256})."""
+    listing = lib_sh(f"private_apt_update >&2; private_apt_cache showsrc {P.name} "
+                     "2>/dev/null || true")
+    entries = {}
+    for block in listing.split("\n\n"):
+        v = re.search(r"^Version: (\S+)$", block, re.M)
+        if v:
+            entries[v.group(1)] = dict(
+                (f, sha) for sha, f in re.findall(
+                    r"^ ([0-9a-f]{64}) \d+ (\S+)$",
+                    block.split("Checksums-Sha256:", 1)[-1], re.M))
+    return dict(sorted(entries.items(), key=functools.cmp_to_key(
+        lambda a, b: dpkg_compare(a[0], b[0]))))
+
+
+def dpkg_compare(a, b):
+    """-1, 0 or 1 as Debian version @a is older than, equal to or newer
+    than @b, by dpkg itself."""
+    def holds(op):
+        return subprocess.run(["dpkg", "--compare-versions", a, op, b]).returncode == 0
+    return -1 if holds("lt") else 1 if holds("gt") else 0
+
+
 def newer_base():
     """Print whether the archive lists a release newer than the base, and
     whether its orig tarball can be fetched: informational only."""
     pinned = base()
-    listing = lib_sh(f"private_apt_update >&2; private_apt_cache showsrc {P.name} "
-                     "2>/dev/null || true")
-    versions = sorted({v for v in re.findall(r"^Version: (\S+)$", listing, re.M)
-                       if subprocess.run(["dpkg", "--compare-versions", v, "gt",
-                                          pinned.version]).returncode == 0},
-                      key=lambda v: _dpkg_key(v))
+    versions = [v for v in archive_sources() if dpkg_compare(v, pinned.version) > 0]
     if not versions:
         print(f"(e) base {P.title} {pinned.upstream} ({pinned.version}): "
               "the newest the archive lists")
@@ -710,7 +749,7 @@ def newer_base():
     newest = versions[-1]
     uris = lib_sh(f"private_apt source --print-uris -qq {P.name}={newest} "
                   "2>/dev/null || true")
-    orig = Base(newest, "").orig(P.name)
+    orig = Base(P.name, newest, "").orig
     uri = next((u for u, f in re.findall(r"^'(\S+)' (\S+) ", uris, re.M) if f == orig), None)
     status = "not listed with it"
     if uri:
@@ -725,18 +764,6 @@ def newer_base():
             status = f"not fetchable ({e}): the base stays"
     print(f"(e) base {P.title} {pinned.upstream} ({pinned.version}); the archive "
           f"lists {newest}, whose {orig} is {status}")
-
-
-def _dpkg_key(version):
-    """A sort key for Debian versions, through dpkg itself."""
-    class Key:
-        def __init__(self, v):
-            self.v = v
-
-        def __lt__(self, other):
-            return subprocess.run(["dpkg", "--compare-versions", self.v, "lt",
-                                   other.v]).returncode == 0
-    return Key(version)
 
 
 def check(build_each=False, quick=False):
@@ -808,7 +835,7 @@ def rebase_steps():
 
 
 def rebase_state(tree):
-    return Path(git("rev-parse", "--absolute-git-dir", cwd=tree)) / "series-rebase"
+    return git_dir(tree) / "series-rebase"
 
 
 def rebase(version=None):
@@ -823,22 +850,14 @@ def rebase(version=None):
         lost = unexported(tree)
         if lost:
             die(f"{tree}: export {', '.join(lost)} first")
-    listing = lib_sh(f"private_apt_update >&2; private_apt_cache showsrc {P.name}")
-    entries = {}
-    for block in listing.split("\n\n"):
-        v = re.search(r"^Version: (\S+)$", block, re.M)
-        if v:
-            entries[v.group(1)] = dict(
-                (f, sha) for sha, f in re.findall(
-                    r"^ ([0-9a-f]{64}) \d+ (\S+)$",
-                    block.split("Checksums-Sha256:", 1)[-1], re.M))
+    entries = archive_sources()
     if not entries:
         die(f"the archive lists no {P.name} source package")
-    version = version or sorted(entries, key=_dpkg_key)[-1]
+    version = version or list(entries)[-1]
     if version not in entries:
         die(f"the archive does not list {P.name} {version} "
-            f"(it lists {', '.join(sorted(entries, key=_dpkg_key))})")
-    orig = Base(version, "").orig(P.name)
+            f"(it lists {', '.join(entries)})")
+    orig = Base(P.name, version, "").orig
     sha256 = entries[version].get(orig)
     if not sha256:
         die(f"{P.name} {version} has no {orig}")
@@ -849,7 +868,7 @@ def rebase(version=None):
     if r.returncode:
         die(f"the archive lists {P.name} {version}, but its {orig} cannot be "
             f"downloaded: the base stays {old.version}")
-    set_base(Base(version, sha256))
+    set_base(Base(P.name, version, sha256))
     note(f"project/bases: {P.name} {old.version} -> {version}")
     make_pristine(tree)
     git("checkout", "-q", "-f", "-B", P.series[-1].name, "pristine", cwd=tree)
@@ -861,7 +880,7 @@ def rebase_continue():
     state = rebase_state(tree)
     if not state.exists():
         die(f"no rebase in progress in {tree}")
-    if (Path(git("rev-parse", "--absolute-git-dir", cwd=tree)) / "rebase-apply").exists():
+    if (git_dir(tree) / "rebase-apply").exists():
         die(f"git am is still in progress in {tree}: git am --continue first")
     step = int(state.read_text())
     rebase_finish_step(tree, step)
@@ -886,15 +905,13 @@ def rebase_from(tree, first):
     release = f"{P.title} {base().upstream}"
     for step, (s, files) in enumerate(rebase_steps()[first:], first):
         state.write_text(f"{step}\n")
-        if files:
-            r = subprocess.run(["git", "am", "-q", "--keep-cr", "--keep-non-patch",
-                                "--committer-date-is-author-date", "-3",
-                                *map(str, files)], cwd=tree, env=GIT_ENV)
-            if r.returncode:
-                what = f"patches/{s.name}" if s else "the base fixups"
-                die(f"{what} do(es) not apply on {release}: resolve the "
-                    f"conflict in {tree}, git am --continue, then "
-                    f"series.py --project {P.name} rebase --continue")
+        r = try_am(files, tree, three_way=True)
+        if r.returncode:
+            print(r.stdout + r.stderr)
+            what = f"patches/{s.name}" if s else "the base fixups"
+            die(f"{what} do(es) not apply on {release}: resolve the "
+                f"conflict in {tree}, git am --continue, then "
+                f"series.py --project {P.name} rebase --continue")
         rebase_finish_step(tree, step)
     state.unlink()
     note(f"restaged on {release}: now export, check --build, and update the "
