@@ -7,7 +7,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-dl=$BUILD/dl/linux
+dl=$(orig_dir linux)
 fetch_orig linux "$LINUX_DEB_VERSION" "$LINUX_ORIG" "$LINUX_ORIG_SHA256" "$dl" || {
     cat >&2 <<MSG
 error: cannot download $LINUX_ORIG (Debian's linux $LINUX_DEB_VERSION)

@@ -33,7 +33,7 @@ if [ -n "${QEMU_SRC:-}" ]; then
     exit 0
 fi
 
-dl=$BUILD/dl
+dl=$(orig_dir qemu)
 fetch_orig qemu "$QEMU_DEB_VERSION" "$QEMU_ORIG" "$QEMU_ORIG_SHA256" "$dl" || {
     cat >&2 <<MSG
 error: cannot download Debian's qemu source package $QEMU_DEB_VERSION

@@ -4,10 +4,6 @@
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 
-# The pinned upstream releases (project/bases): for PROJECT=qemu and linux,
-# PROJECT_DEB_VERSION (Debian's source package), PROJECT_VERSION (the
-# upstream release), PROJECT_ORIG (the orig tarball's name) and
-# PROJECT_ORIG_SHA256.
 # upstream_version DEB_VERSION: the release in a Debian version, without
 # the epoch, the Debian revision and a repack suffix (+ds).
 upstream_version() {
@@ -22,6 +18,18 @@ orig_tarball() {
     echo "${1}_${v%-*}.orig.tar.xz"
 }
 
+# orig_dir PACKAGE: where its orig tarballs are downloaded.
+orig_dir() {
+    case "$1" in
+    qemu) echo "$BUILD/dl" ;;
+    *) echo "$BUILD/dl/$1" ;;
+    esac
+}
+
+# read_base PROJECT: the pinned upstream release (project/bases) as
+# PROJECT_DEB_VERSION (Debian's source package), PROJECT_VERSION (the
+# upstream release), PROJECT_ORIG (the orig tarball's name) and
+# PROJECT_ORIG_SHA256, PROJECT in capitals.
 read_base() {
     local project=$1 var=${1^^} version sha256
     read -r version sha256 < <(awk -v p="$project" '$1 == p { print $2, $3 }'                                     "$TOP/project/bases")

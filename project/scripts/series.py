@@ -862,9 +862,8 @@ def rebase(version=None):
     if not sha256:
         die(f"{P.name} {version} has no {orig}")
     old = base()
-    dl = BUILD / "dl" / ("linux" if P.name == "linux" else "")
-    r = subprocess.run(["bash", "-c", f'. {LIB}; fetch_orig "$@"', "fetch_orig",
-                        P.name, version, orig, sha256, str(dl)])
+    r = subprocess.run(["bash", "-c", f'. {LIB}; fetch_orig "$@" "$(orig_dir "$1")"',
+                        "fetch_orig", P.name, version, orig, sha256])
     if r.returncode:
         die(f"the archive lists {P.name} {version}, but its {orig} cannot be "
             f"downloaded: the base stays {old.version}")
