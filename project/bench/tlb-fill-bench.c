@@ -17,6 +17,9 @@
  *                       as WORKLOAD_FILLS, on the pages of BAR2 of the PCI
  *                       device in slot BAR_SLOT (-M virt,highmem=off): the
  *                       pages that have a host memory type
+ *   -DWORKLOAD_DC_ZVA   each iteration zeroes COPY_BYTES of RAM with one
+ *                       DC ZVA a block, as the kernel's clear_page() does:
+ *                       the DC ZVA helper on TLB hits
  *
  * The workloads are built by project/bench/meson.build.
  *
@@ -90,8 +93,21 @@ static uint64_t run_once(int i)
     }
     return sum;
 }
+#elif defined(WORKLOAD_DC_ZVA)
+static uint64_t run_once(int i)
+{
+    uint64_t dczid, block;
+
+    asm volatile("mrs %0, dczid_el0" : "=r"(dczid));
+    block = 4ul << (dczid & 0xf);
+    ram[i % COPY_BYTES] = 1;
+    for (uint64_t off = 0; off < COPY_BYTES; off += block) {
+        asm volatile("dc zva, %0" : : "r"(ram + off) : "memory");
+    }
+    return ram[i % COPY_BYTES];
+}
 #else
-#error "define WORKLOAD_FILLS, WORKLOAD_COPY or WORKLOAD_BAR_FILLS"
+#error "define WORKLOAD_FILLS, WORKLOAD_COPY, WORKLOAD_BAR_FILLS or WORKLOAD_DC_ZVA"
 #endif
 
 int main(void)

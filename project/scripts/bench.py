@@ -12,6 +12,8 @@ asserts nothing.
      RAM copy        512 KiB copied an iteration (TLB hits)
      BAR2 TLB fills  256 TLB fills an iteration on the pages of BAR2 of a
                      vfio-user-pci, the pages that have a host memory type
+     DC ZVA          512 KiB of RAM zeroed with DC ZVA an iteration, as
+                     the kernel's clear_page() does (TLB hits)
 
    each without a device and with a vfio-user-pci on the test server
    (bar2-wc=on on the patched QEMU), REPEATS times (default 3): QEMU's
@@ -47,6 +49,7 @@ WORKLOADS = {
     "RAM TLB fills": ("fills", False),
     "RAM copy": ("copy", False),
     "BAR2 TLB fills": ("bar-fills", True),
+    "DC ZVA": ("dc-zva", False),
 }
 
 

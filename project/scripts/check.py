@@ -154,53 +154,80 @@ def tcg_align_s1_device_s2_patched():
 
 @test
 def tcg_align_s1_device_s2_fails_on_stock():
-    """the same fails on stock QEMU 10.2.2 (TLB_CHECK_ALIGNED lost, DC ZVA)"""
+    """the same fails on stock QEMU 10.2.2 (TLB_CHECK_ALIGNED lost on a hit)"""
     assert_tcg_fails_on_stock("align-s1-device-s2",
                               "PASS: aligned load from stage 1 Device",
                               "FAIL: unaligned load from the same page",
-                              "PASS: unaligned load, stage 1 Normal, stage 2 Device",
-                              "FAIL: DC ZVA, stage 1 Normal, stage 2 Device")
+                              "PASS: unaligned load, stage 1 Normal, stage 2 Device")
 
 
 @test
-def tcg_sve_mops_device_patched():
-    """tests/tcg sve-mops-device: SVE Device alignment and NF/FF suppression; MOPS on Device"""
-    assert_tcg_passes("sve-mops-device")
+def tcg_dczva_stage_patched():
+    """tests/tcg dczva-stage: DC ZVA on Device faults in the stage that maps it Device (FWB, MMU off, stage 2 unmapped)"""
+    assert_tcg_passes("dczva-stage")
 
 
 @test
-def tcg_sve_mops_device_fails_on_stock():
+def tcg_dczva_stage_fails_on_stock():
+    """the same fails on stock QEMU 10.2.2 (no DC ZVA fault; a stage 2 Translation fault first)"""
+    assert_tcg_fails_on_stock(
+        "dczva-stage",
+        "FAIL: stage 1 Device, IPA unmapped at stage 2: stage 1 Alignment",
+        "FAIL: stage 1 Normal, stage 2 Device: stage 2 Alignment",
+        "FAIL: EL1 MMU off, stage 2 Device: stage 1 Alignment",
+        "FAIL: FWB, stage 1 Device, stage 2 forced Normal: stage 1 Alignment")
+
+
+@test
+def tcg_sve_device_patched():
+    """tests/tcg sve-device: SVE element alignment on Device, with SCTLR.A and the MMU off; NF/FF suppression; no partial scatter"""
+    assert_tcg_passes("sve-device")
+
+
+@test
+def tcg_sve_device_fails_on_stock():
     """the same fails on stock QEMU 10.2.2 (SVE reads and writes Device RAM as Normal)"""
     assert_tcg_fails_on_stock(
-        "sve-mops-device",
+        "sve-device",
         "PASS: Normal: LD1D, unaligned",
         "FAIL: Device: LD1D, unaligned",
         "FAIL: Device: ST1D, unaligned",
+        "FAIL: Device: scatter ST1D, second element unaligned",
+        "FAIL: Device:   ... writes neither element",
         "FAIL: Device: gather LD1D, unaligned",
         "FAIL: Device: LDNF1D, aligned: suppressed, FFR false for both "
         "elements",
         "FAIL: Device: LDFF1D, aligned: loads the first element only, FFR "
         "true for it alone",
-        "PASS: Device: SETP/SETM/SETE of 101 bytes, unaligned",
-        "PASS: Device: CPYP/CPYM/CPYE of 77 bytes, unaligned")
+        "FAIL: Normal, SCTLR_EL1.A set: LD1D, unaligned",
+        "FAIL: MMU off: LD1D, unaligned")
+
+
+@test
+def tcg_mops_device_regression_guard():
+    """tests/tcg mops-device, a regression guard: CPY*/SET* to Device complete on stock and patched"""
+    assert_tcg_passes("mops-device")
+    rc, out = tcg_system_test("mops-device", guest.QEMU["stock"])
+    assert rc == 0 and "PASSED" in out, out
 
 
 @test
 def tcg_sel2_s1ns_patched():
-    """tests/tcg sel2-s1ns: at Secure EL2, HPFAR_EL2.NS gives the IPA space of a stage 2 fault"""
+    """tests/tcg sel2-s1ns: at Secure EL2, HPFAR_EL2.NS gives the IPA space of a stage 2 fault, on the walk and for AT S1E1R too"""
     assert_tcg_passes("sel2-s1ns")
 
 
 @test
 def tcg_sel2_s1ns_fails_on_stock():
-    """the same fails on stock QEMU 10.2.2 (HPFAR_EL2.NS inverted; no DC ZVA fault)"""
+    """the same fails on stock QEMU 10.2.2 (HPFAR_EL2.NS inverted, and 0 for a Non-secure table walk)"""
     assert_tcg_fails_on_stock(
         "sel2-s1ns",
-        "PASS: unaligned load, Secure IPA: stage 2 Alignment fault",
+        "PASS: unaligned load, Secure IPA: stage 2 fault",
         "FAIL: unaligned load, Secure IPA: HPFAR_EL2.NS 0 (Secure IPA space)",
         "FAIL: unaligned load, Non-secure IPA: HPFAR_EL2.NS 1 (Non-secure "
         "IPA space)",
-        "FAIL: DC ZVA, Secure IPA: stage 2 Alignment fault")
+        "FAIL: load, walk in the Non-secure IPA space: HPFAR_EL2.NS 1",
+        "FAIL: AT S1E1R, walk in the Non-secure IPA space: HPFAR_EL2.NS 1")
 
 
 HOST_TYPE_AARCH32 = guest.PROGRAMS / "project" / "tcg" / "host-type-aarch32"
@@ -255,8 +282,10 @@ def tcg_align_s2_fill_hit_fails_on_stock():
     """the same fails on stock QEMU 10.2.2 (FWB: the hit loses stage 1's flag)"""
     assert_tcg_fails_on_stock(
         "align-s2-fill-hit",
+        "PASS: FWB, stage 1 Device, stage 2 forced Normal: an unaligned load "
+        "that fills the TLB takes a stage 1 Alignment fault",
         "FAIL: FWB, stage 1 Device, stage 2 forced Normal: an unaligned load "
-        "that hits the TLB does the same",
+        "that hits the TLB takes a stage 1 Alignment fault",
         "PASS: AArch32, short descriptors, stage 2 Normal: unaligned LDR that "
         "fills the TLB",
         "PASS: AArch32, short descriptors, stage 2 Normal: unaligned LDR that "
@@ -551,8 +580,8 @@ def upstream_check_tcg_same_as_stock():
     rc, patched, out = check_tcg("patched")
     assert rc_stock == 0 and stock, out_stock[-5000:]
     assert rc == 0, out[-5000:]
-    ours = {"dczva-device", "align-s1-device-s2", "align-s2-fill-hit",
-            "sve-mops-device", "sel2-s1ns"}
+    ours = {"sel2-s1ns", "align-s1-device-s2", "align-s2-fill-hit",
+            "dczva-device", "dczva-stage", "sve-device", "mops-device"}
     assert set(patched) == set(stock) | ours, (sorted(stock), sorted(patched))
     print(f"  check-tcg: {len(stock)} upstream tests pass on both, "
           f"and the series' {len(ours)}")

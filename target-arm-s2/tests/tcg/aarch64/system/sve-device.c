@@ -1,5 +1,5 @@
 /*
- * SVE and FEAT_MOPS accesses to Device memory backed by RAM
+ * SVE accesses to Device memory backed by RAM
  *
  * The 2 MiB block of RAM holding a test buffer is aliased Normal
  * write-back and Device-nGnRE.  Through the Device alias:
@@ -8,13 +8,15 @@
  *   an unaligned LD1D, ST1D, gather LD1D and the first element of an
  *   LDFF1D take an Alignment fault at the first active element, and
  *   ST1D writes nothing;
+ * - a scatter ST1D whose second element is unaligned takes the fault
+ *   before it writes the first;
  * - a non-fault load (LDNF1D) must not access Device memory, and a
  *   first-fault load (LDFF1D) only for its first active element: the
- *   other elements are suppressed and reported in the FFR (R_SBHLD);
- * - CPY* and SET*, whose access sizes the architecture leaves open, copy
- *   and set unaligned ranges without a fault.
+ *   other elements are suppressed and reported in the FFR (R_SBHLD).
  *
- * Through the Normal alias the same accesses work, none suppressed.
+ * Through the Normal alias the same accesses work, none suppressed,
+ * except with SCTLR_EL1.A set, when an unaligned LD1D faults there too.
+ * With the MMU off all data is Device: an unaligned LD1D faults.
  *
  * Copyright (c) 2026 QEMU arm64 WC project
  *
@@ -131,6 +133,42 @@ static void gather_ld1d(uint64_t addr)
                  : : "r"(addr) : "v0", "v1", "p0", "memory");
 }
 
+/* ST1D {z0.d}, p0, [z1.d] with z0 = { 1, 2 }, z1 = { addr0, addr1 }. */
+static void scatter_st1d(uint64_t addr0, uint64_t addr1)
+{
+    asm volatile(".arch_extension sve\n\t"
+                 "index z0.d, #1, #1\n\t"
+                 "index z1.d, %0, %1\n\t"
+                 "ptrue p0.d, vl2\n\t"
+                 "st1d {z0.d}, p0, [z1.d]"
+                 : : "r"(addr0), "r"(addr1 - addr0)
+                 : "v0", "v1", "p0", "memory");
+}
+
+#define SCTLR_M             (1ul << 0)
+#define SCTLR_A             (1ul << 1)
+
+/*
+ * LD1D of two elements at @addr with the SCTLR_EL1 bits @set set and
+ * @clear cleared; the fault recorder steps over a faulting LD1D to the
+ * instruction that puts SCTLR_EL1 back.
+ */
+static void ld1d_sctlr(uint64_t addr, uint64_t set, uint64_t clear)
+{
+    asm volatile(".arch_extension sve\n\t"
+                 "ptrue p0.d, vl2\n\t"
+                 "mrs x9, sctlr_el1\n\t"
+                 "orr x10, x9, %1\n\t"
+                 "bic x10, x10, %2\n\t"
+                 "msr sctlr_el1, x10\n\t"
+                 "isb\n\t"
+                 "ld1d {z0.d}, p0/z, [%0]\n\t"
+                 "msr sctlr_el1, x9\n\t"
+                 "isb"
+                 : : "r"(addr), "r"(set), "r"(clear)
+                 : "x9", "x10", "v0", "p0", "memory");
+}
+
 /*
  * LDNF1D or LDFF1D of two elements from FFR all true; returns the
  * elements and the FFR's bits for them.
@@ -194,6 +232,20 @@ static void sve_cases(uint64_t va, int device)
                "  ... stores both elements");
     }
 
+    fill(192, 32);
+    reset_faults();
+    scatter_st1d(alias(va, 192), alias(va, 208 + 4));
+    if (device) {
+        expect_alignment_fault("scatter ST1D, second element unaligned",
+                               alias(va, 208 + 4), 1);
+        expect(bytes(192)[0] == 0x10 && bytes(208)[4] == 0x24,
+               "  ... writes neither element");
+    } else {
+        expect_no_fault("scatter ST1D, second element unaligned");
+        expect(element_at(192) == 1 && element_at(212) == 2,
+               "  ... stores both elements");
+    }
+
     reset_faults();
     gather_ld1d(unaligned);
     if (device) {
@@ -235,65 +287,19 @@ static void sve_cases(uint64_t va, int device)
     type = "";
 }
 
-/* SETP/SETM/SETE of @len bytes of @value at @addr. */
-static void mops_set(uint64_t addr, uint64_t len, uint64_t value)
+/* Alignment checks that the translation regime asks for, not the page. */
+static void sve_regime_cases(void)
 {
-    asm volatile(".arch_extension mops\n\t"
-                 "setp [%0]!, %1!, %2\n\t"
-                 "setm [%0]!, %1!, %2\n\t"
-                 "sete [%0]!, %1!, %2"
-                 : "+r"(addr), "+r"(len) : "r"(value) : "cc", "memory");
-}
-
-/* CPYP/CPYM/CPYE of @len bytes from @src to @dst. */
-static void mops_cpy(uint64_t dst, uint64_t src, uint64_t len)
-{
-    asm volatile(".arch_extension mops\n\t"
-                 "cpyp [%0]!, [%1]!, %2!\n\t"
-                 "cpym [%0]!, [%1]!, %2!\n\t"
-                 "cpye [%0]!, [%1]!, %2!"
-                 : "+r"(dst), "+r"(src), "+r"(len) : : "cc", "memory");
-}
-
-static void mops_cases(void)
-{
-    uint64_t isar2;
-    int set_ok = 1, cpy_ok = 1;
-
-    type = "Device: ";
-
-    asm("mrs %0, id_aa64isar2_el1" : "=r"(isar2));
-    if (((isar2 >> 16) & 0xf) == 0) {
-        expect(0, "the CPU has FEAT_MOPS");
-        return;
-    }
-
-    fill(1024, 128);
     reset_faults();
-    mops_set(alias(ALIAS_DEVICE, 1024 + 3), 101, 0x5a);
-    for (unsigned i = 0; i < 128; i++) {
-        int in = i >= 3 && i < 3 + 101;
-        set_ok &= bytes(1024)[i] == (in ? 0x5a : 0x10 + i);
-    }
-    expect_no_fault("SETP/SETM/SETE of 101 bytes, unaligned");
-    expect(set_ok, "  ... sets them, and nothing around them");
+    ld1d_sctlr(alias(ALIAS_NORMAL, 64 + 4), SCTLR_A, 0);
+    expect_alignment_fault("Normal, SCTLR_EL1.A set: LD1D, unaligned",
+                           alias(ALIAS_NORMAL, 64 + 4), 0);
 
-    fill(2048, 128);
-    fill(3072, 128);
-    for (unsigned i = 0; i < 128; i++) {
-        bytes(2048)[i] ^= 0xff;
-    }
+    /* boot.S maps RAM flat: buffer's VA is its PA. */
     reset_faults();
-    mops_cpy(alias(ALIAS_DEVICE, 3072 + 5), alias(ALIAS_DEVICE, 2048 + 1),
-             77);
-    for (unsigned i = 0; i < 128; i++) {
-        int in = i >= 5 && i < 5 + 77;
-        cpy_ok &= bytes(3072)[i] ==
-                  (in ? (uint8_t)((0x10 + i - 4) ^ 0xff) : 0x10 + i);
-    }
-    expect_no_fault("CPYP/CPYM/CPYE of 77 bytes, unaligned");
-    expect(cpy_ok, "  ... copies them, and nothing around them");
-    type = "";
+    ld1d_sctlr((uint64_t)buffer + 64 + 4, 0, SCTLR_M);
+    expect_alignment_fault("MMU off: LD1D, unaligned",
+                           (uint64_t)buffer + 64 + 4, 0);
 }
 
 int main(void)
@@ -313,8 +319,8 @@ int main(void)
     } else {
         sve_cases(ALIAS_NORMAL, 0);
         sve_cases(ALIAS_DEVICE, 1);
+        sve_regime_cases();
     }
-    mops_cases();
 
     ml_printf("%s\n", errors ? "FAILED" : "PASSED");
     return errors ? 1 : 0;
