@@ -230,15 +230,14 @@ def tcg_sel2_s1ns_fails_on_stock():
         "FAIL: AT S1E1R, walk in the Non-secure IPA space: HPFAR_EL2.NS 1")
 
 
-HOST_TYPE_AARCH32 = guest.PROGRAMS / "project" / "tcg" / "host-type-aarch32"
+HOST_TYPE_PROGRAMS = guest.PROGRAMS / "project" / "tcg"
 
 
-def run_host_type_aarch32(**props):
-    """project/tcg/host-type-aarch32.c (built by its
-    meson.build on the tests/tcg harness), at EL2 on the patched QEMU with
-    a vfio-user-pci on the test server with @props: its RESULT lines,
-    {case: outcome}."""
-    prog = HOST_TYPE_AARCH32
+def run_host_type(name, **props):
+    """project/tcg/@name.c (built by its meson.build on the tests/tcg
+    harness), at EL2 on the patched QEMU with a vfio-user-pci on the test
+    server with @props: its RESULT lines, {case: outcome}."""
+    prog = HOST_TYPE_PROGRAMS / name
     server = vu.Server()
     try:
         out = prog.with_name(f"{prog.name}.out")
@@ -263,12 +262,28 @@ def tcg_host_type_aarch32_short_descriptors():
                  "unaligned LDR from RAM": "completed",
                  "unaligned LDR from BAR2": "completed"}
     for mode in ("on", "auto"):
-        got = run_host_type_aarch32(**{"bar2-wc": mode})
+        got = run_host_type("host-type-aarch32", **{"bar2-wc": mode})
         assert got == completed, (mode, got)
-    got = run_host_type_aarch32(**{"bar2-wc": "off"})
+    got = run_host_type("host-type-aarch32", **{"bar2-wc": "off"})
     # DFSR.FS 0b00001, short-descriptor format: Alignment fault.
     assert got == dict(completed, **{"unaligned LDR from BAR2":
                                      "EL1 data abort, DFSR 1"}), got
+
+
+@test
+def tcg_host_type_regimes_fault_at_the_guests_own_el():
+    """bar2-wc=off at a guest hypervisor's EL2 and at EL1 under its stage 2: a stage 1 Alignment fault to the guest's own EL, as KVM injects it"""
+    completed = {"unaligned load at EL2 from BAR2": "completed",
+                 "unaligned load at EL1 from BAR2": "completed"}
+    for mode in ("on", "auto"):
+        got = run_host_type("host-type-regimes", **{"bar2-wc": mode})
+        assert got == completed, (mode, got)
+    got = run_host_type("host-type-regimes", **{"bar2-wc": "off"})
+    # EC 0x25: a data abort from the same EL; DFSC 0x21: Alignment fault.
+    assert got == {
+        "unaligned load at EL2 from BAR2": "fault to EL2, EC 25, DFSC 21",
+        "unaligned load at EL1 from BAR2": "fault to EL1, EC 25, DFSC 21",
+    }, got
 
 
 @test
