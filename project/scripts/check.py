@@ -154,11 +154,13 @@ def tcg_align_s1_device_s2_patched():
 
 @test
 def tcg_align_s1_device_s2_fails_on_stock():
-    """the same fails on stock QEMU 10.2.2 (TLB_CHECK_ALIGNED lost on a hit)"""
+    """the same fails on stock QEMU 10.2.2 (TLB_CHECK_ALIGNED lost on a hit, a hit's fault at the wrong stage, MMU off under stage 2)"""
     assert_tcg_fails_on_stock("align-s1-device-s2",
                               "PASS: aligned load from stage 1 Device",
                               "FAIL: unaligned load from the same page",
-                              "PASS: unaligned load, stage 1 Normal, stage 2 Device")
+                              "PASS: unaligned load, stage 1 Normal, stage 2 Device",
+                              "FAIL: unaligned load that hits the TLB, stage 1 Normal",
+                              "FAIL: EL1 MMU off, stage 2 Normal")
 
 
 @test

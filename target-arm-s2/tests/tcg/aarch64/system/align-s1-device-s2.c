@@ -7,12 +7,15 @@
  *
  * Stage 1 Device, stage 2 Normal: an aligned load fills the TLB with the
  * page; an unaligned load from the same page must then take an Alignment
- * fault at EL1, which needs TLB_CHECK_ALIGNED from the combined stage 1 +
- * stage 2 attributes.
+ * fault at EL1, which needs the TLB_CHECK_ALIGNED of the stage 1 walk to
+ * survive stage 2's.
  *
  * Stage 1 Normal, stage 2 Device: an unaligned load takes an Alignment
  * fault at stage 2, to EL2, with the IPA in HPFAR_EL2, both when it fills
  * the TLB and when it hits the entry of an aligned load.
+ *
+ * EL1's MMU off, stage 2 Normal: data is Device-nGnRnE, so an unaligned
+ * load takes a stage 1 Alignment fault, filling and hitting the TLB.
  *
  * Copyright (c) 2026 QEMU arm64 WC project
  *
@@ -102,6 +105,45 @@ static void semihosting_exit(int status)
                  "hlt #0xf000" : : "r"(block) : "x0", "x1", "memory");
 }
 
+/* Stage 1 Alignment faults at EL1 that el1_mmu_off_loads() counted. */
+static int mmu_off_faults;
+
+/*
+ * With EL1's MMU off: an unaligned load from @unaligned (it fills the
+ * TLB), an aligned one from @aligned and an unaligned one from the same
+ * page, @hit (a TLB hit).  Counts the loads that took a stage 1 Alignment
+ * fault; nothing but registers is touched while the MMU is off.
+ */
+static void el1_mmu_off_loads(uint64_t unaligned, uint64_t aligned,
+                              uint64_t hit)
+{
+    unsigned before[3];
+    uint64_t esr[3];
+    const uint64_t *addr[3] = { (uint64_t *)unaligned, (uint64_t *)aligned,
+                                (uint64_t *)hit };
+
+    mmu_off_faults = 0;
+    for (int i = 0; i < 3; i++) {
+        before[i] = fault_count;
+        asm volatile("mrs x9, sctlr_el1\n\t"
+                     "bic x10, x9, #1\n\t"
+                     "msr sctlr_el1, x10\n\t"
+                     "isb\n\t"
+                     "ldr x11, [%0]\n\t"
+                     "msr sctlr_el1, x9\n\t"
+                     "isb"
+                     : : "r"(addr[i]) : "x9", "x10", "x11", "memory");
+        esr[i] = fault_esr;
+        if (fault_count != before[i] && (esr[i] >> 26) == 0x25 &&
+            (esr[i] & 0x3f) == DFSC_ALIGNMENT) {
+            mmu_off_faults++;
+        }
+        if (i == 1 && fault_count != before[i]) {
+            mmu_off_faults = -1;        /* the aligned load must not fault */
+        }
+    }
+}
+
 static void __attribute__((used)) at_el1(void)
 {
     uint64_t device = ALIAS_DEVICE + ((uint64_t)buffer & (BLOCK_2M - 1));
@@ -140,6 +182,16 @@ static void __attribute__((used)) at_el1(void)
               "Device: stage 2 Alignment fault (EL1 %d, EL2 %d, ESR_EL2 %lx)\n",
               stage2_alignment_fault(device + 1) ? "PASS" : "FAIL",
               fault_count, s2_fault_count, s2_fault_esr);
+
+    /* EL1's MMU off: data is Device-nGnRnE, whatever stage 2 says. */
+    fault_count = s2_fault_count = 0;
+    el1_mmu_off_loads((uint64_t)buffer + 1, (uint64_t)buffer + 8,
+                      (uint64_t)buffer + 9);
+    ok &= mmu_off_faults == 2;
+    ml_printf("%s: EL1 MMU off, stage 2 Normal: an unaligned load that fills "
+              "the TLB and one that hits it take a stage 1 Alignment fault "
+              "(%d of 2, EL2 %d)\n", mmu_off_faults == 2 ? "PASS" : "FAIL",
+              mmu_off_faults, s2_fault_count);
 
     ml_printf("%s\n", ok ? "PASSED" : "FAILED");
     semihosting_exit(ok ? 0 : 1);
