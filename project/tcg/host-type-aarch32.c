@@ -30,36 +30,12 @@
 #include <minilib.h>
 #include "asm-label.h"
 #include "el2-run-el1.h"
+#include "wc-server-bar2.h"
 
-/* virt's PCIe ECAM (VIRT_HIGH_PCIE_ECAM) and a BAR2 address in its MMIO. */
-#define VIRT_ECAM           0x4010000000ul
-#define BAR2_PA             0x10100000u
-#define WC_SERVER_ID        0x00991b36u     /* device 0x0099, vendor 0x1b36 */
-#define PCI_COMMAND         0x04
-#define PCI_COMMAND_MEMORY  0x2
-#define PCI_BAR2            0x18
 #define BAR2_PATTERN        0x44332211u
 
 static uint32_t short_l1[4096] __attribute__((aligned(16384)));
 static uint32_t ram_word[2];
-
-static volatile uint32_t *config(unsigned dev, unsigned offset)
-{
-    return (volatile uint32_t *)(VIRT_ECAM + (dev << 15) + offset);
-}
-
-/* Bus 0's vfio-user test device, its BAR2 at BAR2_PA: 0 if absent. */
-static int place_bar2(void)
-{
-    for (unsigned dev = 0; dev < 32; dev++) {
-        if (*config(dev, 0) == WC_SERVER_ID) {
-            *config(dev, PCI_BAR2) = BAR2_PA;
-            *config(dev, PCI_COMMAND) |= PCI_COMMAND_MEMORY;
-            return 1;
-        }
-    }
-    return 0;
-}
 
 static void report(const char *what, uint64_t esr)
 {

@@ -34,14 +34,8 @@
 #include "asm-label.h"
 #include "el1-block-alias.h"
 #include "el2-run-el1.h"
+#include "wc-server-bar2.h"
 
-/* virt's PCIe ECAM (VIRT_HIGH_PCIE_ECAM) and a BAR2 address in its MMIO. */
-#define VIRT_ECAM           0x4010000000ul
-#define BAR2_PA             0x10100000ul
-#define WC_SERVER_ID        0x00991b36u     /* device 0x0099, vendor 0x1b36 */
-#define PCI_COMMAND         0x04
-#define PCI_COMMAND_MEMORY  0x2
-#define PCI_BAR2            0x18
 
 #define DESC_AF             (1ul << 10)
 #define DESC_BLOCK          1ul
@@ -85,24 +79,6 @@ asm(
     "   .endr\n"
 );
 
-static volatile uint32_t *config(unsigned dev, unsigned offset)
-{
-    return (volatile uint32_t *)(VIRT_ECAM + (dev << 15) + offset);
-}
-
-/* Bus 0's vfio-user test device, its BAR2 at BAR2_PA: 0 if absent. */
-static int place_bar2(void)
-{
-    for (unsigned dev = 0; dev < 32; dev++) {
-        if (*config(dev, 0) == WC_SERVER_ID) {
-            *config(dev, PCI_BAR2) = BAR2_PA;
-            *config(dev, PCI_COMMAND) |= PCI_COMMAND_MEMORY;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static void report_fault(const char *what, const char *el, uint64_t esr)
 {
     ml_printf("RESULT: %s: fault to %s, EC %x, DFSC %x\n", what, el,
@@ -137,7 +113,7 @@ static void at_el2(void)
                  : "memory");
 
     el2_esr = 0;
-    asm volatile("ldr %0, [%1]" : "=r"(value) : "r"(BAR2_PA + 1) : "memory");
+    asm volatile("ldr %0, [%1]" : "=r"(value) : "r"((uint64_t)BAR2_PA + 1) : "memory");
     if (el2_esr) {
         report_fault("unaligned load at EL2 from BAR2", "EL2", el2_esr);
     } else {
