@@ -54,17 +54,10 @@ static void report(const char *what, uint64_t esr)
 
 int main(void)
 {
-    uint64_t current_el, esr;
+    uint64_t esr;
     uint32_t ram = (uint32_t)(uint64_t)ram_word;
 
-    asm("mrs %0, CurrentEL" : "=r"(current_el));
-    if ((current_el >> 2) != 2) {
-        ml_printf("FAIL: run this test at EL2\n");
-        return 1;
-    }
-    if (!place_bar2()) {
-        ml_printf("FAIL: no vfio-user-wc-server device (%x) on bus 0\n",
-                  WC_SERVER_ID);
+    if (!start_at_el2_with_bar2()) {
         return 1;
     }
     /* EL2's MMU is off: an aligned store, as Device memory needs. */

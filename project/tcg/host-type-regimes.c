@@ -167,16 +167,7 @@ static void at_el1(void)
 
 int main(void)
 {
-    uint64_t current_el;
-
-    asm("mrs %0, CurrentEL" : "=r"(current_el));
-    if ((current_el >> 2) != 2) {
-        ml_printf("FAIL: run this test at EL2\n");
-        return 1;
-    }
-    if (!place_bar2()) {
-        ml_printf("FAIL: no vfio-user-wc-server device (%x) on bus 0\n",
-                  WC_SERVER_ID);
+    if (!start_at_el2_with_bar2()) {
         return 1;
     }
     asm volatile("msr vbar_el2, %0; isb" : : "r"(LABEL(el2_vectors)));

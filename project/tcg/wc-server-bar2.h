@@ -1,7 +1,8 @@
 /*
  * BAR2 of the project's vfio-user test device, for bare-metal programs
  *
- * At EL2 with the MMU off, place_bar2() finds the device
+ * At EL2 with the MMU off, start_at_el2_with_bar2() checks the EL and
+ * place_bar2() finds the device
  * (tests-qtest/tests/vfio-user-wc-server.c) on bus 0 through virt's ECAM,
  * places its BAR2 at BAR2_PA in the 32-bit MMIO window and enables
  * memory decode.
@@ -15,6 +16,7 @@
 #define PROJECT_TCG_WC_SERVER_BAR2_H
 
 #include <stdint.h>
+#include <minilib.h>
 
 /* virt's PCIe ECAM (VIRT_HIGH_PCIE_ECAM) and a BAR2 address in its MMIO. */
 #define VIRT_ECAM           0x4010000000ul
@@ -40,6 +42,24 @@ static int place_bar2(void)
         }
     }
     return 0;
+}
+
+/* Running at EL2, with BAR2 placed: true; else a FAIL line. */
+static int start_at_el2_with_bar2(void)
+{
+    uint64_t current_el;
+
+    asm("mrs %0, CurrentEL" : "=r"(current_el));
+    if ((current_el >> 2) != 2) {
+        ml_printf("FAIL: run this test at EL2\n");
+        return 0;
+    }
+    if (!place_bar2()) {
+        ml_printf("FAIL: no vfio-user-wc-server device (%x) on bus 0\n",
+                  WC_SERVER_ID);
+        return 0;
+    }
+    return 1;
 }
 
 #endif
