@@ -59,16 +59,6 @@ static uint64_t sysreg_hcr(void)
     return hcr;
 }
 
-static void set_hcr(uint64_t hcr)
-{
-    asm volatile("msr hcr_el2, %0\n\t"
-                 "isb\n\t"
-                 "dsb ishst\n\t"
-                 "tlbi alle1\n\t"
-                 "dsb ish\n\t"
-                 "isb" : : "r"(hcr) : "memory");
-}
-
 static void flush_tlb(void)
 {
     asm volatile("dsb ishst; tlbi vmalls12e1; dsb ish; isb" : : : "memory");

@@ -59,16 +59,6 @@ asm(
     "   hvc     #0\n"
 );
 
-static void set_hcr(uint64_t hcr)
-{
-    asm volatile("msr hcr_el2, %0\n\t"
-                 "isb\n\t"
-                 "dsb ishst\n\t"
-                 "tlbi alle1\n\t"
-                 "dsb ish\n\t"
-                 "isb" : : "r"(hcr) : "memory");
-}
-
 /*
  * DC ZVA at EL1 on @va, which aliases buffer[0]; return ESR_EL2 of the
  * exception back to EL2 (HVC #0: completed, HVC #1: EL1 took an

@@ -145,4 +145,16 @@ static uint64_t run_el1(uint64_t elr, uint64_t spsr, uint64_t x1,
     return x0_;
 }
 
+
+/* Set HCR_EL2 to @hcr, dropping the EL1&0 TLB entries it may change. */
+static inline void set_hcr(uint64_t hcr)
+{
+    asm volatile("msr hcr_el2, %0\n\t"
+                 "isb\n\t"
+                 "dsb ishst\n\t"
+                 "tlbi alle1\n\t"
+                 "dsb ish\n\t"
+                 "isb" : : "r"(hcr) : "memory");
+}
+
 #endif
