@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import textwrap
@@ -335,8 +336,9 @@ def readme_hand_run():
             server.terminate()
             server.wait(timeout=10)
     assert r.returncode == 0, r.stdout[-3000:]
-    assert ("BAR 2: mem32 prefetchable, 0x100000 bytes, bar2-wc=off -> "
-            "device-ngnre by tcg (off: requested)") in r.stdout, r.stdout[-3000:]
+    assert re.search(re.escape("BAR 2: mem32 prefetchable, 0x100000 bytes, "
+                               "bar2-wc=off -> device-ngnre by accel") +
+                     r"\r?\n", r.stdout), r.stdout[-3000:]
 
 
 @test
@@ -845,6 +847,25 @@ def series_functional_vfio_user_bar_wc():
     print(f"  {len(tap)} cases passed")
 
 
+BAD_INPUT_TEST = TOP / "project" / "functional" / "test_bar_wc_bad_input.py"
+
+
+@test
+def project_bad_input_qom_parsing():
+    """project/functional/test_bar_wc_bad_input.py in the patched build: the barN-wc values that generic QOM and JSON parsing refuse (moved out of the series' test, which keeps what the series refuses), each refused, nothing left, QEMU running"""
+    src = BUILD / "qemu" / "patched" / "src"
+    env = dict(os.environ,
+               QEMU_TEST_QEMU_BINARY=str(guest.QEMU["patched"]),
+               QEMU_BUILD_ROOT=str(QEMU_BUILD),
+               LD_LIBRARY_PATH=str(QEMU_BUILD / "subprojects" / "libvfio-user"
+                                   / "lib"),
+               PYTHONPATH=f"{src / 'python'}:{src / 'tests' / 'functional'}:"
+                          f"{SERIES_FUNCTIONAL_TEST.parent}")
+    r = run(["/usr/bin/python3", str(BAD_INPUT_TEST)], env=env, timeout=300)
+    assert_every_case_passed(r.returncode, functional_tap(r.stdout),
+                             ("test_bad_values",), r.stdout)
+
+
 @test
 def linux_series_check():
     """patches/linux-fixes and patches/linux: git am and quilt push -a on pristine 7.1.8, no drift, checkpatch --strict clean"""
@@ -1129,10 +1150,10 @@ def nested_l1_bandwidth_program():
     assert bar[start:start + length] != bytes(length), "nothing written"
 
 
-KVM_AUTO_REASON = ("auto: QEMU sets no memory type; the host's vfio-pci "
-                   "chooses (on arm64, KVM maps a vfio-pci BAR Normal-NC at "
-                   "stage 2 since Linux 6.9, so the guest's own mapping "
-                   "decides)")
+KVM_AUTO_REASON = ("auto: QEMU sets no memory type; the KVM accelerator "
+                   "follows the host's vfio-pci mapping (on arm64, KVM maps "
+                   "a vfio-pci BAR Normal-NC at stage 2 since Linux 6.9, so "
+                   "the guest's own mapping decides)")
 
 
 def check_l1_qemu_killed(runs, log):
@@ -1154,9 +1175,9 @@ def nested_kvm_vfio_pci_bar_wc():
     file"""
     runs, log, bar = nested_l2("patched")
     expect = {
-        "on": ("normal-nc", "vfio", "wc", "on: requested", "normal-nc"),
+        "on": ("normal-nc", "vfio", "wc", None, "normal-nc"),
         "auto": ("host-default", None, "nc", KVM_AUTO_REASON, "normal-nc"),
-        "off": ("device-ngnre", "vfio", "device", "off: requested",
+        "off": ("device-ngnre", "vfio", "device", None,
                 "device-ngnre"),
     }
     check_l1_qemu_killed(runs, log)
@@ -1171,7 +1192,7 @@ def nested_kvm_vfio_pci_bar_wc():
         assert len(reports) == 3, l2.qmp
         for r in reports:
             got = (r["requested"], r.get("effective"), r.get("mechanism"),
-                   r.get("host-mem-attr"), r["reason"])
+                   r.get("host-mem-attr"), r.get("reason"))
             assert got == (mode, effective, mechanism, memattr, reason), got
         rates = [q["return"] for q in l2.qmp
                  if isinstance(q.get("return"), dict) and
@@ -1273,22 +1294,14 @@ def traced(pid):
 
 
 @test
-def vfio_user_listeners_see_host_mem_type_change():
-    """a type change on a mapped region: region_del + region_add for a
-    listener (the vfio-user DMA listener's trace), and the flat view"""
+def host_mem_type_fixed_once_mapped():
+    """memory_region_set_host_mem_type() on a region already in a container (a mapped BAR's mmap, called by a debugger: no device does it) is refused by an assertion, not turned into a listener del + add: the type is fixed when the region is created (fails on the series before it asserted, where the call remapped the region)"""
     server = vu.Server()
-    bar2 = vu.VIRT_PCI_MMIO
-    span = f"{bar2:#x} - {bar2 + MIB - 1:#x}"
-    q = vu.Qemu("-trace", "vfio_listener_region_add_ram",
-                "-trace", "vfio_listener_region_del",
-                "-device", json.dumps(vu.vfio_user_device(server, addr="0x3")),
-                qtest=True)
+    q = vu.Qemu("-device", json.dumps(vu.vfio_user_device(server, addr="0x3",
+                                                          **{"bar2-wc": "on"})),
+                accel="tcg", qtest=True)
     try:
-        vu.map_bar(q, 3, 2, bar2)
-        before = q.output()
-        assert f"region_add [ram] {span}" in before, before[-3000:]
-        # What a device model does with memory_region_set_host_mem_type(),
-        # done by a debugger: no device changes a mapped BAR's type today.
+        vu.map_bar(q, 3, 2, vu.VIRT_PCI_MMIO)
         with tempfile.NamedTemporaryFile("w", suffix=".gdb") as script:
             script.write(GDB_SET_HOST_MEM_TYPE)
             script.flush()
@@ -1298,20 +1311,20 @@ def vfio_user_listeners_see_host_mem_type_change():
                                    stderr=subprocess.STDOUT, text=True)
             vu.wait_for(lambda: traced(q.proc.pid) or gdb.poll() is not None,
                         "gdb to attach", timeout=60)
-            # Answered once gdb has made the call and let go.
-            q.cmd("stop")
+            # The call happens in place of qmp_stop, so no reply comes.
+            try:
+                q.cmd("stop")
+            except Exception:
+                pass
             out = gdb.communicate(timeout=120)[0]
-        assert gdb.returncode == 0 and "error" not in out.lower(), out
         assert "Breakpoint 1, " in out, out
-        flat = hmp(q, "info mtree -f")
-        after = q.output()[len(before):]
+        q.proc.wait(timeout=60)
     finally:
-        q.quit()
+        rc, log = q.quit()
         server.stop()
-    assert re.search(rf"region_del {span}\b.*region_add \[ram\] {span}",
-                     after, re.S), after[-3000:]
-    assert re.search(rf"^\s*0*{bar2:x}-0*{bar2 + MIB - 1:x} .*BAR 2 mmaps\[0\] "
-                     r"\[host-mem-type device\]", flat, re.M), flat
+    assert rc == -signal.SIGABRT, (rc, log[-3000:])
+    assert "memory_region_set_host_mem_type: Assertion `!mr->container' failed" \
+        in log, log[-3000:]
 
 
 @test
@@ -1406,9 +1419,10 @@ def libvirt_domain_vfio_user_report():
     for cmd, rc, text in results:
         assert rc == 0, (cmd, text)
     hmp = results[2][2]
-    for line in ("BAR 0: mem32, 0x10000 bytes, bar0-wc=off -> device-ngnre by tcg (off: requested)",
-                 "BAR 2: mem32 prefetchable, 0x100000 bytes, bar2-wc=on -> normal-nc by tcg (on: requested)"):
-        assert line in hmp, hmp
+    for line in ("BAR 0: mem32, 0x10000 bytes, bar0-wc=off -> device-ngnre by accel",
+                 "BAR 2: mem32 prefetchable, 0x100000 bytes, bar2-wc=on -> normal-nc by accel"):
+        # No reason follows on or off.
+        assert re.search(re.escape(line) + r"\r?\n", hmp), hmp
     bars = json.loads(results[3][2])["return"][0]["bars"]
     assert [(b["index"], b["requested"], b.get("effective")) for b in bars] == \
         [(0, "off", "device-ngnre"), (1, "auto", None), (2, "on", "normal-nc"),

@@ -33,7 +33,7 @@ QEMU = {
 IVSHMEM_ID = "1af4:1110"
 IVSHMEM_BAR = 2             # prefetchable 64-bit memory BAR, backed by RAM
 # tests-qtest/tests/vfio-user-wc-server.c: BAR2 is prefetchable too.
-VFIO_USER_WC_ID = "1b36:0099"
+VFIO_USER_WC_ID = "1b36:0015"
 
 CASES = ("store8-aligned", "store8-unaligned", "load8-unaligned",
          "stp-ldp-aligned", "stp-ldp-unaligned", "memcpy-aligned",

@@ -265,7 +265,8 @@ def main_l2():
         r = reports[-1]
         print(f"  bar2-wc={m} -> {r.get('effective')}"
               f"{' by ' + r['mechanism'] if 'mechanism' in r else ''}, "
-              f"host memattr {r.get('host-mem-attr')} ({r['reason']})")
+              f"host memattr {r.get('host-mem-attr')}"
+              f"{' (' + r['reason'] + ')' if 'reason' in r else ''}")
     print("\nL1 KVM's stage 2 page tables (debugfs), the ranges of BAR 2 that L2 touched:")
     for m in ("on", "auto", "off"):
         types = runs[m].stage2_types(*runs[m].pci_bar(L2_DEVICE_ID, L2_BAR)) \

@@ -74,12 +74,13 @@ class QMPError(Exception):
 class Qemu:
     """qemu-system-aarch64 -M virt, paused, with QMP on a UNIX socket."""
 
-    def __init__(self, *args, accel="tcg", wrapper=(), qtest=False, qemu=QEMU):
+    def __init__(self, *args, accel=None, wrapper=(), qtest=False, qemu=QEMU):
         self.dir = tempfile.TemporaryDirectory(prefix="qemu-wc-")
         qmp_path = os.path.join(self.dir.name, "qmp.sock")
         qtest_path = os.path.join(self.dir.name, "qtest.sock")
+        if accel is None:
+            accel = "qtest" if qtest else "tcg"
         if qtest:
-            accel = "qtest"
             args = ("-chardev", f"socket,id=qtest,path={qtest_path},server=on,wait=off",
                     "-qtest", "chardev:qtest", *args)
         self.log = open(os.path.join(self.dir.name, "qemu.log"), "w+")

@@ -21,7 +21,7 @@
 /* virt's PCIe ECAM (VIRT_HIGH_PCIE_ECAM) and a BAR2 address in its MMIO. */
 #define VIRT_ECAM           0x4010000000ul
 #define BAR2_PA             0x10100000u
-#define WC_SERVER_ID        0x00991b36u     /* device 0x0099, vendor 0x1b36 */
+#define WC_SERVER_ID        0x00151b36u     /* device 0x0015, vendor 0x1b36 */
 #define PCI_COMMAND         0x04
 #define PCI_COMMAND_MEMORY  0x2
 #define PCI_BAR2            0x18

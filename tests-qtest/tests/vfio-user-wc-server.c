@@ -4,7 +4,9 @@
  * A vfio-user server, on libvfio-user, with the BAR shapes the tests of
  * vfio-pci's barN-wc properties need:
  *
- *   BAR0  64 KiB 32-bit memory, not prefetchable, mmappable
+ *   BAR0  64 KiB 32-bit memory, not prefetchable, mmappable; with
+ *                --bar0-mmap-past-file, the server offers for mmap an area
+ *                of its file that lies past the file's end
  *   BAR1  256 B  I/O, trapped (served by a callback); with --intx, the
  *                device has INTx pin A, and a write to BAR1 offset 0
  *                raises it (the client then traps BAR accesses until the
@@ -17,12 +19,20 @@
  *                client's mmap fails and it must trap every access; with
  *                --bar2-size=SIZE, the server reports SIZE (at most 1 MiB)
  *                as BAR2's size, a power of two or not, as a faulty
- *                server could; with --bar2-io-space, its config space
- *                says BAR2 is I/O while the region stays memory
+ *                server could; with --bar2-mmap-size=SIZE, only BAR2's
+ *                first SIZE bytes are mmappable, and QEMU traps the rest;
+ *                with --bar2-io-space, its config space says BAR2 is I/O
+ *                while the region stays memory
  *   BAR3         not implemented (size 0); with --bar3-sub-page, 256 B
- *                32-bit memory, prefetchable, mmappable
+ *                32-bit memory, prefetchable, mmappable; with
+ *                --bar3-config-only, config space says BAR3 is
+ *                prefetchable memory while there is no region
  *   BAR4..5      not implemented; with --bar4-mem64, BAR4 is 64 KiB 64-bit
  *                prefetchable memory, mmappable, and BAR5 its upper half
+ *   ROM          not implemented; with --rom-readback=VALUE, the ROM BAR
+ *                register reads back VALUE after a write of all ones, as
+ *                a faulty or hostile server's could (the server then
+ *                serves all of config space itself)
  *
  * The memory BARs live in one memfd ("vfio-user-wc-bars"): BAR2 at
  * offset 0, BAR0 at 1 MiB, BAR4 at 1 MiB + 64 KiB, BAR3 at 1 MiB +
@@ -31,8 +41,11 @@
  * disconnect, and exits with 0 on SIGTERM or SIGINT, removing its socket.
  *
  * usage: vfio-user-wc-server [--msix] [--bar2-unmappable] [--bar2-size=SIZE]
- *                            [--bar2-io-space] [--bar3-sub-page]
- *                            [--bar4-mem64] [--intx] SOCKET
+ *                            [--bar2-mmap-size=SIZE] [--bar2-io-space]
+ *                            [--bar3-sub-page]
+ *                            [--bar4-mem64] [--intx] [--rom-readback=VALUE]
+ *                            [--bar0-mmap-past-file] [--bar3-config-only]
+ *                            SOCKET
  *
  * Copyright (c) 2026 QEMU arm64 WC project
  *
@@ -41,6 +54,7 @@
 #include "qemu/osdep.h"
 #include <getopt.h>
 #include <sys/uio.h>
+#include "qemu/bswap.h"
 #include "qemu/cutils.h"
 
 #include "libvfio-user.h"
@@ -60,11 +74,16 @@
 #define MSIX_VECTORS 4
 #define MSIX_TABLE  0x1000
 #define MSIX_PBA    0x1800
+/* QEMU's own device IDs under Red Hat's vendor ID: docs/specs/pci-ids.rst */
+#define TEST_VENDOR_ID 0x1b36
+#define TEST_DEVICE_ID 0x0015
 
 static volatile sig_atomic_t stopping;
 static int bars_fd;
 static bool intx;
 static uint8_t io_bar[BAR1_SIZE];
+static uint32_t rom_readback;
+static bool rom_sizing;
 
 static void on_signal(int sig)
 {
@@ -128,6 +147,40 @@ static ssize_t bar1_access(vfu_ctx_t *ctx, char *buf, size_t count,
     return count;
 }
 
+/*
+ * With --rom-readback, all of config space: what the client writes is
+ * what it reads, except the ROM BAR register, which reads back
+ * rom_readback after a write of all ones (PCI_ROM_ADDRESS_MASK) and 0
+ * otherwise.
+ */
+static ssize_t config_access(vfu_ctx_t *ctx, char *buf, size_t count,
+                             loff_t offset, bool is_write)
+{
+    char *config = (char *)vfu_pci_get_config_space(ctx);
+    uint32_t rom;
+
+    if (offset < 0 || offset + count > PCI_CFG_SPACE_SIZE) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (offset == PCI_ROM_ADDRESS && count == sizeof(rom)) {
+        if (is_write) {
+            memcpy(&rom, buf, sizeof(rom));
+            rom_sizing = le32_to_cpu(rom) == (uint32_t)PCI_ROM_ADDRESS_MASK;
+        } else {
+            rom = cpu_to_le32(rom_sizing ? rom_readback : 0);
+            memcpy(buf, &rom, sizeof(rom));
+        }
+        return count;
+    }
+    if (is_write) {
+        memcpy(config + offset, buf, count);
+    } else {
+        memcpy(buf, config + offset, count);
+    }
+    return count;
+}
+
 static void dma_register(vfu_ctx_t *ctx, vfu_dma_info_t *info)
 {
 }
@@ -145,8 +198,9 @@ static void die(const char *what)
 static void usage(const char *argv0)
 {
     fprintf(stderr, "usage: %s [--msix] [--bar2-unmappable] [--bar2-size=SIZE] "
-            "[--bar2-io-space] [--bar3-sub-page] [--bar4-mem64] [--intx] "
-            "SOCKET\n", argv0);
+            "[--bar2-mmap-size=SIZE] [--bar2-io-space] [--bar3-sub-page] [--bar4-mem64] [--intx] "
+            "[--rom-readback=VALUE] [--bar0-mmap-past-file] "
+            "[--bar3-config-only] SOCKET\n", argv0);
     exit(EXIT_FAILURE);
 }
 
@@ -156,10 +210,14 @@ int main(int argc, char **argv)
         { "msix", no_argument, NULL, 'm' },
         { "bar2-unmappable", no_argument, NULL, 'u' },
         { "bar2-size", required_argument, NULL, 's' },
+        { "bar2-mmap-size", required_argument, NULL, 'M' },
         { "bar2-io-space", no_argument, NULL, 'o' },
         { "bar3-sub-page", no_argument, NULL, '3' },
         { "bar4-mem64", no_argument, NULL, '4' },
         { "intx", no_argument, NULL, 'i' },
+        { "rom-readback", required_argument, NULL, 'r' },
+        { "bar0-mmap-past-file", no_argument, NULL, 'P' },
+        { "bar3-config-only", no_argument, NULL, 'C' },
         { NULL },
     };
     struct sigaction sa = { .sa_handler = on_signal };   /* no SA_RESTART */
@@ -168,7 +226,9 @@ int main(int argc, char **argv)
     struct iovec bar3_mmap = { .iov_base = 0, .iov_len = BAR3_SIZE };
     struct iovec bar4_mmap = { .iov_base = 0, .iov_len = BAR4_SIZE };
     bool msix = false, bar2_unmappable = false, bar2_io = false;
-    bool bar3 = false, bar4 = false;
+    bool bar3 = false, bar4 = false, rom = false, bar3_config_only = false;
+    off_t bar0_mmap_offset = BAR0_OFFSET;
+    unsigned long value;
     unsigned long bar2_size = BAR2_SIZE;
     const char *socket_path;
     int bar2_mmap_fd, opt;
@@ -190,6 +250,13 @@ int main(int argc, char **argv)
             }
             bar2_mmap.iov_len = bar2_size;
             break;
+        case 'M':
+            if (qemu_strtoul(optarg, NULL, 0, &value) < 0 ||
+                !value || value > BAR2_SIZE) {
+                usage(argv[0]);
+            }
+            bar2_mmap.iov_len = value;
+            break;
         case 'o':
             bar2_io = true;
             break;
@@ -201,6 +268,20 @@ int main(int argc, char **argv)
             break;
         case 'i':
             intx = true;
+            break;
+        case 'P':
+            bar0_mmap_offset = BARS_SIZE;
+            break;
+        case 'C':
+            bar3_config_only = true;
+            break;
+        case 'r':
+            if (qemu_strtoul(optarg, NULL, 0, &value) < 0 ||
+                value > UINT32_MAX) {
+                usage(argv[0]);
+            }
+            rom_readback = value;
+            rom = true;
             break;
         default:
             usage(argv[0]);
@@ -239,12 +320,12 @@ int main(int argc, char **argv)
                      0) < 0) {
         die("vfu_pci_init");
     }
-    vfu_pci_set_id(ctx, 0x1b36, 0x0099, 0x1af4, 0x1100);
+    vfu_pci_set_id(ctx, TEST_VENDOR_ID, TEST_DEVICE_ID, 0x1af4, 0x1100);
     vfu_pci_set_class(ctx, 0x05, 0x00, 0x00);   /* memory controller, RAM */
 
     if (vfu_setup_region(ctx, VFU_PCI_DEV_BAR0_REGION_IDX, BAR0_SIZE,
                          bar0_access, VFU_REGION_FLAG_RW | VFU_REGION_FLAG_MEM,
-                         &bar0_mmap, 1, bars_fd, BAR0_OFFSET) < 0 ||
+                         &bar0_mmap, 1, bars_fd, bar0_mmap_offset) < 0 ||
         vfu_setup_region(ctx, VFU_PCI_DEV_BAR1_REGION_IDX, BAR1_SIZE,
                          bar1_access, VFU_REGION_FLAG_RW, NULL, 0, -1, 0) < 0 ||
         vfu_setup_region(ctx, VFU_PCI_DEV_BAR2_REGION_IDX, bar2_size,
@@ -258,6 +339,13 @@ int main(int argc, char **argv)
          vfu_setup_region(ctx, VFU_PCI_DEV_BAR4_REGION_IDX, BAR4_SIZE,
                           bar4_access, VFU_REGION_FLAG_RW | VFU_REGION_FLAG_MEM,
                           &bar4_mmap, 1, bars_fd, BAR4_OFFSET) < 0)) {
+        die("vfu_setup_region");
+    }
+    if (rom &&
+        vfu_setup_region(ctx, VFU_PCI_DEV_CFG_REGION_IDX, PCI_CFG_SPACE_SIZE,
+                         config_access,
+                         VFU_REGION_FLAG_RW | VFU_REGION_FLAG_ALWAYS_CB,
+                         NULL, 0, -1, 0) < 0) {
         die("vfu_setup_region");
     }
     if (vfu_setup_device_dma(ctx, dma_register, dma_unregister) < 0) {
@@ -293,6 +381,10 @@ int main(int argc, char **argv)
     }
     if (bar3) {
         vfu_pci_get_config_space(ctx)->hdr.bars[3].mem.prefetchable = 1;
+    }
+    if (bar3_config_only) {
+        vfu_pci_get_config_space(ctx)->hdr.bars[3].raw =
+            PCI_BASE_ADDRESS_SPACE_MEMORY | PCI_BASE_ADDRESS_MEM_PREFETCH;
     }
     if (bar4) {
         vfu_pci_get_config_space(ctx)->hdr.bars[4].mem.prefetchable = 1;

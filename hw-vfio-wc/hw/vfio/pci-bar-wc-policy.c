@@ -56,6 +56,21 @@ static const struct {
     },
 };
 
+/* What decides the type of a BAR that QEMU gives none, for reports. */
+static const char *bar_wc_default_text(AccelHostMemTypeSource source)
+{
+    switch (source) {
+    case ACCEL_HOST_MEM_TYPE_SOURCE_REGION:
+        return "imposes none, so the guest's own mapping decides";
+    case ACCEL_HOST_MEM_TYPE_SOURCE_HOST_MAPPING:
+        return "follows the host's vfio-pci mapping (on arm64, KVM maps a "
+               "vfio-pci BAR Normal-NC at stage 2 since Linux 6.9, so the "
+               "guest's own mapping decides)";
+    default:
+        return "applies its own choice";
+    }
+}
+
 static void bar_wc_no_type(unsigned nr, const char *why, VFIOBarWCResult *res)
 {
     res->has_type = false;
@@ -114,8 +129,9 @@ bool vfio_pci_bar_wc_resolve(const VFIOBarWCQuery *q, VFIOBarWCResult *res,
     res->has_type = true;
     if (auto_mode) {
         res->type = VFIO_PCI_BAR_MEM_TYPE_HOST_DEFAULT;
-        res->reason = g_strdup_printf("auto: QEMU sets no memory type; %s",
-                                      q->accel_default);
+        res->reason = g_strdup_printf("auto: QEMU sets no memory type; the "
+                                      "%s accelerator %s", q->accel_name,
+                                      bar_wc_default_text(q->accel_source));
         return true;
     }
 
@@ -179,3 +195,58 @@ bool vfio_pci_bar_wc_check_incoming(unsigned nr, uint8_t source,
     }
     return true;
 }
+
+static bool vfio_bar_wc_migration_needed(void *opaque)
+{
+    VFIOBarWCMigration *m = opaque;
+
+    if (m->always) {
+        return true;
+    }
+    for (unsigned nr = 0; nr < PCI_ROM_SLOT; nr++) {
+        if (m->local[nr] != ON_OFF_AUTO_AUTO) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int vfio_bar_wc_migration_pre_save(void *opaque)
+{
+    VFIOBarWCMigration *m = opaque;
+
+    for (unsigned nr = 0; nr < PCI_ROM_SLOT; nr++) {
+        m->stream[nr] = m->local[nr];
+    }
+    return 0;
+}
+
+static bool vfio_bar_wc_migration_post_load(void *opaque, int version_id,
+                                            Error **errp)
+{
+    VFIOBarWCMigration *m = opaque;
+
+    for (unsigned nr = 0; nr < PCI_ROM_SLOT; nr++) {
+        if (!vfio_pci_bar_wc_check_incoming(nr, m->stream[nr], m->local[nr],
+                                            errp)) {
+            error_prepend(errp, "%s: ", m->name);
+            return false;
+        }
+    }
+    return true;
+}
+
+const VMStateDescription vmstate_vfio_pci_bar_wc = {
+    .name = "vfio-pci-bar-wc",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    /* Before any RAM: a mismatch fails the migration in its setup. */
+    .early_setup = true,
+    .needed = vfio_bar_wc_migration_needed,
+    .pre_save = vfio_bar_wc_migration_pre_save,
+    .post_load_errp = vfio_bar_wc_migration_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT8_ARRAY(stream, VFIOBarWCMigration, PCI_ROM_SLOT),
+        VMSTATE_END_OF_LIST()
+    }
+};

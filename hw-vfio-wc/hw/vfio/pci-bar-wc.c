@@ -10,10 +10,7 @@
 #include "qemu/osdep.h"
 #include "qemu/accel.h"
 #include "qemu/error-report.h"
-#include "qemu/target-info.h"
 #include "qapi/error.h"
-#include "system/kvm.h"
-#include "system/tcg.h"
 #include "pci.h"
 #include "trace.h"
 
@@ -134,28 +131,22 @@ VfioPciBarMemType vfio_pci_bar_memattr_type(uint32_t memattr)
 }
 
 /*
- * KVM maps a BAR's mmaps into the guest with the memory type of the host's
- * mapping: on arm64, stage 2 Normal-NC where vfio-pci allows any uncached
+ * KVM/arm64 maps a BAR's mmaps into the guest with the memory type of the
+ * host's mapping: stage 2 Normal-NC where vfio-pci allows any uncached
  * type, Device-nGnRE otherwise.  The type is vfio-pci's to give, through
  * the memory attribute of its mmaps.
  */
-static void vfio_bars_kvm_query(VFIOPCIDevice *vdev, bool host_memattr,
-                                VFIOBarWCQuery *q)
+static void vfio_bars_host_mapping_query(VFIOPCIDevice *vdev,
+                                         bool host_memattr, VFIOBarWCQuery *q)
 {
     if (!vfio_bars_map_device_memory(vdev)) {
+        /* Ordinary memory, whose type QEMU cannot choose. */
+        q->accel_source = ACCEL_HOST_MEM_TYPE_SOURCE_NONE;
         q->accel_why_not = "a vfio-user-pci BAR is memory that the device "
                            "server shares with QEMU, which KVM maps as "
                            "ordinary memory";
         return;
     }
-    if (!target_aarch64()) {
-        q->accel_why_not = "only KVM on arm64 takes a BAR's memory type from "
-                           "the host's vfio-pci mapping";
-        return;
-    }
-    q->accel_default = "the host's vfio-pci chooses (on arm64, KVM maps a "
-                       "vfio-pci BAR Normal-NC at stage 2 since Linux 6.9, "
-                       "so the guest's own mapping decides)";
     if (!host_memattr) {
         q->accel_why_not = "KVM takes it from the host's vfio-pci mapping, "
                            "and the host kernel's vfio-pci does not offer "
@@ -240,24 +231,23 @@ static VFIOBarWCNoMmap vfio_bar_no_mmap(VFIOPCIDevice *vdev, unsigned nr)
 
 bool vfio_pci_bars_wc_resolve(VFIOPCIDevice *vdev, Error **errp)
 {
+    AccelHostMemTypes accel = accel_host_mem_types();
     VFIOBarWCQuery q = {
         .accel_name = current_accel_name(),
-        .accel_default = accel_host_mem_type_default(),
+        .accel_source = accel.source,
     };
-    g_autofree char *accel_default = NULL;
     bool host_memattr = vfio_bars_have_host_memattr(vdev);
 
-    /* The types it enforces, where this file knows how to report it. */
-    if (tcg_enabled()) {
-        q.accel_types = accel_host_mem_types();
-        q.accel_mechanism = VFIO_PCI_BAR_MEM_TYPE_MECHANISM_TCG;
-    } else if (kvm_enabled()) {
-        vfio_bars_kvm_query(vdev, host_memattr, &q);
-    }
-    if (!q.accel_default) {
-        accel_default = g_strdup_printf("the %s accelerator's own choice "
-                                        "applies", q.accel_name);
-        q.accel_default = accel_default;
+    switch (accel.source) {
+    case ACCEL_HOST_MEM_TYPE_SOURCE_REGION:
+        q.accel_types = accel.enforced;
+        q.accel_mechanism = VFIO_PCI_BAR_MEM_TYPE_MECHANISM_ACCEL;
+        break;
+    case ACCEL_HOST_MEM_TYPE_SOURCE_HOST_MAPPING:
+        vfio_bars_host_mapping_query(vdev, host_memattr, &q);
+        break;
+    default:
+        break;
     }
 
     for (q.nr = 0; q.nr < PCI_ROM_SLOT; q.nr++) {
@@ -287,6 +277,8 @@ bool vfio_pci_bars_wc_resolve(VFIOPCIDevice *vdev, Error **errp)
             !vfio_bar_set_host_memattr(vdev, q.nr, res, errp)) {
             return false;
         }
+        /* vfio_region_mmap() gives each mmap the type as it creates it. */
+        bar->region.mmap_host_mem_type = vfio_host_mem_type(res);
     }
     return true;
 }
@@ -295,18 +287,11 @@ bool vfio_pci_bar_wc_mmapped(VFIOPCIDevice *vdev, unsigned nr, int mmap_ret,
                              Error **errp)
 {
     VFIOBAR *bar = &vdev->bars[nr];
-    VFIORegion *region = &bar->region;
-    MemoryRegionHostMemType host = vfio_host_mem_type(&bar->wc);
-
 
     if (mmap_ret) {
+        bar->region.mmap_host_mem_type = MR_HOST_MEM_TYPE_DEFAULT;
         return vfio_pci_bar_wc_mmap_failed(nr, bar->wc_mode, mmap_ret,
                                            &bar->wc, errp);
-    }
-    for (unsigned i = 0; i < region->nr_mmaps; i++) {
-        if (region->mmaps[i].mmap) {
-            memory_region_set_host_mem_type(&region->mmaps[i].mem, host);
-        }
     }
     return true;
 }

@@ -10,6 +10,9 @@
 #define HW_VFIO_PCI_BAR_WC_H
 
 #include "qapi/qapi-types-vfio.h"
+#include "exec/host-mem-type.h"
+#include "hw/pci/pci.h"
+#include "migration/vmstate.h"
 
 /* Why the guest may not reach a BAR through QEMU's mmap of it. */
 typedef enum VFIOBarWCNoMmap {
@@ -34,7 +37,7 @@ typedef struct VFIOBarWCQuery {
     const char *accel_why_not;  /* and why it leaves out others */
     VfioPciBarMemTypeMechanism accel_mechanism; /* how it enforces them */
     const char *accel_name;
-    const char *accel_default;  /* what the guest gets with no type set */
+    AccelHostMemTypeSource accel_source;    /* what decides with no type */
 } VFIOBarWCQuery;
 
 /* What barN-wc resolved to, for the BAR's mmaps and for reports. */
@@ -92,6 +95,22 @@ bool vfio_pci_bar_wc_mmap_failed(unsigned nr, OnOffAuto mode, int err,
 bool vfio_pci_bar_wc_check_incoming(unsigned nr, uint8_t source,
                                     OnOffAuto local, Error **errp);
 
+/* A device's barN-wc in a migration (vmstate_vfio_pci_bar_wc). */
+typedef struct VFIOBarWCMigration {
+    const char *name;                   /* the device, for errors */
+    OnOffAuto local[PCI_ROM_SLOT];      /* this QEMU's barN-wc */
+    uint8_t stream[PCI_ROM_SLOT];       /* what the stream carries */
+    bool always;                        /* x-migrate-bar-wc */
+} VFIOBarWCMigration;
+
+/*
+ * The early-setup section that carries a device's barN-wc: the source
+ * sends it before any RAM (every time with x-migrate-bar-wc, else only
+ * when a mode is not auto) and the destination refuses a mode that
+ * differs from its own (vfio_pci_bar_wc_check_incoming()).
+ */
+extern const VMStateDescription vmstate_vfio_pci_bar_wc;
+
 typedef struct VFIOPCIDevice VFIOPCIDevice;
 
 /**
@@ -103,14 +122,15 @@ typedef struct VFIOPCIDevice VFIOPCIDevice;
 bool vfio_pci_bars_wc_resolve(VFIOPCIDevice *vdev, Error **errp);
 
 /**
- * vfio_pci_bar_wc_mmapped: give BAR @nr's mmaps their host memory type
+ * vfio_pci_bar_wc_mmapped: check BAR @nr's mmap against its barN-wc
  *
  * @vdev: the device
  * @nr: the BAR
  * @mmap_ret: what vfio_region_mmap() returned for the BAR
  * @errp: error, for an on or off on a BAR that QEMU could not mmap
  *
- * Call before the BAR's region is mapped into the guest.
+ * vfio_pci_bars_wc_resolve() has given the BAR's region the type of its
+ * mmaps, which vfio_region_mmap() sets as it creates them.
  */
 bool vfio_pci_bar_wc_mmapped(VFIOPCIDevice *vdev, unsigned nr, int mmap_ret,
                              Error **errp);

@@ -32,4 +32,37 @@ typedef enum MemoryRegionHostMemType {
     MR_HOST_MEM_TYPE_NORMAL_NC,
 } MemoryRegionHostMemType;
 
+/**
+ * enum AccelHostMemTypeSource - what decides the host memory type that an
+ * accelerator gives guest accesses to RAM
+ *
+ * @ACCEL_HOST_MEM_TYPE_SOURCE_NONE: the accelerator alone: it enforces
+ *     no #MemoryRegionHostMemType
+ * @ACCEL_HOST_MEM_TYPE_SOURCE_REGION: the region's
+ *     #MemoryRegionHostMemType, for the types the accelerator enforces;
+ *     a region with none gets none, and the guest's own mapping decides
+ * @ACCEL_HOST_MEM_TYPE_SOURCE_HOST_MAPPING: the memory type of the host's
+ *     mapping of the region's memory, which the region's owner gives it
+ *     there (KVM on arm64, whose stage 2 follows the host's mapping)
+ */
+typedef enum AccelHostMemTypeSource {
+    ACCEL_HOST_MEM_TYPE_SOURCE_NONE,
+    ACCEL_HOST_MEM_TYPE_SOURCE_REGION,
+    ACCEL_HOST_MEM_TYPE_SOURCE_HOST_MAPPING,
+} AccelHostMemTypeSource;
+
+/**
+ * struct AccelHostMemTypes - how an accelerator gives guest accesses to
+ * RAM a host memory type
+ *
+ * @source: what decides the type
+ * @enforced: with %ACCEL_HOST_MEM_TYPE_SOURCE_REGION, the
+ *     #MemoryRegionHostMemType values that the accelerator enforces, as a
+ *     mask of BIT(type); 0 otherwise
+ */
+typedef struct AccelHostMemTypes {
+    AccelHostMemTypeSource source;
+    unsigned enforced;
+} AccelHostMemTypes;
+
 #endif

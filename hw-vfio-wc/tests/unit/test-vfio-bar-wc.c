@@ -9,8 +9,12 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu/error-report.h"
+#include "qemu/module.h"
 #include "system/memory.h"
 #include "hw/vfio/pci-bar-wc.h"
+#include "io/channel-buffer.h"
+#include "migration/qemu-file-types.h"
+#include "../migration/qemu-file.h"
 
 #define ANY (-1)
 
@@ -111,10 +115,9 @@ static void test_every_combination(void)
                             .prefetchable = pf, .no_mmap = nm,
                             .accel_types = accel_types[a],
                             .accel_mechanism =
-                                VFIO_PCI_BAR_MEM_TYPE_MECHANISM_TCG,
+                                VFIO_PCI_BAR_MEM_TYPE_MECHANISM_ACCEL,
                             .accel_name = "test",
-                            .accel_default = "the test accelerator's own "
-                                             "choice applies",
+                            .accel_source = ACCEL_HOST_MEM_TYPE_SOURCE_REGION,
                         };
                         bool memory = kinds[k] == VFIO_PCI_BAR_KIND_MEM32 ||
                                       kinds[k] == VFIO_PCI_BAR_KIND_MEM64;
@@ -166,7 +169,6 @@ static void test_messages(void)
     VFIOBarWCQuery nc = {
         .nr = 2, .mode = ON_OFF_AUTO_ON, .kind = VFIO_PCI_BAR_KIND_MEM64,
         .prefetchable = true, .accel_name = "kvm",
-        .accel_default = "the kvm accelerator's own choice applies",
     };
     VFIOBarWCQuery upper = {
         .nr = 3, .mode = ON_OFF_AUTO_OFF,
@@ -206,7 +208,24 @@ static void test_messages(void)
     nc.mode = ON_OFF_AUTO_AUTO;
     g_assert_true(vfio_pci_bar_wc_resolve(&nc, &res, &error_abort));
     g_assert_cmpstr(res.reason, ==, "auto: QEMU sets no memory type; the kvm "
-                    "accelerator's own choice applies");
+                    "accelerator applies its own choice");
+    g_free(res.reason);
+
+    nc.accel_name = "tcg";
+    nc.accel_source = ACCEL_HOST_MEM_TYPE_SOURCE_REGION;
+    g_assert_true(vfio_pci_bar_wc_resolve(&nc, &res, &error_abort));
+    g_assert_cmpstr(res.reason, ==, "auto: QEMU sets no memory type; the tcg "
+                    "accelerator imposes none, so the guest's own mapping "
+                    "decides");
+    g_free(res.reason);
+
+    nc.accel_name = "kvm";
+    nc.accel_source = ACCEL_HOST_MEM_TYPE_SOURCE_HOST_MAPPING;
+    g_assert_true(vfio_pci_bar_wc_resolve(&nc, &res, &error_abort));
+    g_assert_cmpstr(res.reason, ==, "auto: QEMU sets no memory type; the kvm "
+                    "accelerator follows the host's vfio-pci mapping (on "
+                    "arm64, KVM maps a vfio-pci BAR Normal-NC at stage 2 "
+                    "since Linux 6.9, so the guest's own mapping decides)");
     g_free(res.reason);
 }
 
@@ -220,7 +239,7 @@ static void test_mmap_failed(void)
         .nr = 2, .kind = VFIO_PCI_BAR_KIND_MEM32,
         .accel_types = BIT(MR_HOST_MEM_TYPE_DEVICE) |
                        BIT(MR_HOST_MEM_TYPE_NORMAL_NC),
-        .accel_name = "tcg", .accel_default = "TCG imposes none",
+        .accel_name = "tcg", .accel_source = ACCEL_HOST_MEM_TYPE_SOURCE_REGION,
     };
 
     for (OnOffAuto mode = 0; mode < ON_OFF_AUTO__MAX; mode++) {
@@ -247,6 +266,7 @@ static void test_mmap_failed(void)
             error_free(err);
         }
         g_free(res.reason);
+        g_free(res.warning);
     }
 }
 
@@ -327,6 +347,85 @@ static void test_check_incoming(void)
     }
 }
 
+/* Save @source's section into a buffer and load it into @dest. */
+static bool migrate_bar_wc(VFIOBarWCMigration *source,
+                           VFIOBarWCMigration *dest, Error **errp)
+{
+    g_autoptr(QIOChannelBuffer) out = qio_channel_buffer_new(64);
+    g_autoptr(QIOChannelBuffer) in = NULL;
+    QEMUFile *f = qemu_file_new_output(QIO_CHANNEL(out));
+    int ret;
+
+    g_assert_cmpint(vmstate_save_state(f, &vmstate_vfio_pci_bar_wc, source,
+                                       NULL, &error_abort), ==, 0);
+    qemu_fflush(f);
+    g_assert_cmpint(out->usage, ==, PCI_ROM_SLOT);
+    in = qio_channel_buffer_new(out->usage);
+    memcpy(in->data, out->data, out->usage);
+    in->usage = out->usage;
+    qemu_fclose(f);
+
+    f = qemu_file_new_input(QIO_CHANNEL(in));
+    ret = vmstate_load_state(f, &vmstate_vfio_pci_bar_wc, dest, 1, errp);
+    qemu_fclose(f);
+    return ret == 0;
+}
+
+/*
+ * The early-setup section, saved and loaded for real: every pair of
+ * source and destination modes on a BAR, the others auto; only equal
+ * modes load.
+ */
+static void test_migration_every_pair(void)
+{
+    for (OnOffAuto s = 0; s < ON_OFF_AUTO__MAX; s++) {
+        for (OnOffAuto d = 0; d < ON_OFF_AUTO__MAX; d++) {
+            VFIOBarWCMigration source = { .name = "src", .always = true };
+            VFIOBarWCMigration dest = { .name = "0000:01:00.0" };
+            Error *err = NULL;
+
+            for (unsigned nr = 0; nr < PCI_ROM_SLOT; nr++) {
+                source.local[nr] = dest.local[nr] = ON_OFF_AUTO_AUTO;
+            }
+            source.local[3] = s;
+            dest.local[3] = d;
+            g_assert_cmpint(migrate_bar_wc(&source, &dest, &err), ==, s == d);
+            if (s != d) {
+                g_autofree char *want = g_strdup_printf(
+                    "post load hook failed for: vfio-pci-bar-wc, version_id: "
+                    "1, minimum_version: 1: 0000:01:00.0: BAR 3: the source "
+                    "has bar3-wc=%s and this QEMU bar3-wc=%s, so the guest "
+                    "could see another memory type", OnOffAuto_str(s),
+                    OnOffAuto_str(d));
+
+                g_assert_cmpstr(error_get_pretty(err), ==, want);
+                error_free(err);
+            }
+        }
+    }
+}
+
+/*
+ * The section is sent whenever x-migrate-bar-wc is on, so that a
+ * destination that asks for a mode learns that the source had auto;
+ * with it off (for destinations that do not know the section), only
+ * when a mode is not auto.
+ */
+static void test_migration_needed(void)
+{
+    VFIOBarWCMigration m = { .always = true };
+
+    for (unsigned nr = 0; nr < PCI_ROM_SLOT; nr++) {
+        m.local[nr] = ON_OFF_AUTO_AUTO;
+    }
+    g_assert_true(vmstate_section_needed(&vmstate_vfio_pci_bar_wc, &m));
+    m.always = false;
+    g_assert_false(vmstate_section_needed(&vmstate_vfio_pci_bar_wc, &m));
+    m.local[5] = ON_OFF_AUTO_OFF;
+    g_assert_true(vmstate_section_needed(&vmstate_vfio_pci_bar_wc, &m));
+    g_assert_true(vmstate_vfio_pci_bar_wc.early_setup);
+}
+
 int main(int argc, char **argv)
 {
     static const char *const no_mmap_names[VFIO_BAR_WC_NO_MMAP__MAX] = {
@@ -337,11 +436,15 @@ int main(int argc, char **argv)
         [VFIO_BAR_WC_NO_MMAP_SUB_PAGE] = "sub-page",
     };
 
+    module_call_init(MODULE_INIT_QOM);
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/vfio/bar-wc/every-combination", test_every_combination);
     g_test_add_func("/vfio/bar-wc/messages", test_messages);
     g_test_add_func("/vfio/bar-wc/mmap-failed", test_mmap_failed);
     g_test_add_func("/vfio/bar-wc/check-incoming", test_check_incoming);
+    g_test_add_func("/vfio/bar-wc/migration/every-pair",
+                    test_migration_every_pair);
+    g_test_add_func("/vfio/bar-wc/migration/needed", test_migration_needed);
     for (int i = VFIO_BAR_WC_NO_MMAP_HOST; i < VFIO_BAR_WC_NO_MMAP__MAX; i++) {
         g_autofree char *path = g_strdup_printf(
             "/vfio/bar-wc/not-mmapped-hint/%s", no_mmap_names[i]);

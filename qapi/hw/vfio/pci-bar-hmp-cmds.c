@@ -27,8 +27,12 @@ static void hmp_print_ranges(Monitor *mon, const char *what,
 
 void hmp_info_vfio_bars(Monitor *mon, const QDict *qdict)
 {
-    g_autoptr(VfioPciDeviceInfoList) devs = qmp_query_vfio_pci_bars(NULL);
+    Error *err = NULL;
+    g_autoptr(VfioPciDeviceInfoList) devs = qmp_query_vfio_pci_bars(&err);
 
+    if (hmp_handle_error(mon, err)) {
+        return;
+    }
     if (!devs) {
         monitor_printf(mon, "No VFIO PCI devices\n");
         return;
@@ -60,7 +64,10 @@ void hmp_info_vfio_bars(Monitor *mon, const QDict *qdict)
                 monitor_printf(mon, ", host memattr %s",
                                VfioPciBarHostMemAttr_str(bar->host_mem_attr));
             }
-            monitor_printf(mon, " (%s)\n", bar->reason);
+            if (bar->reason) {
+                monitor_printf(mon, " (%s)", bar->reason);
+            }
+            monitor_printf(mon, "\n");
             hmp_print_ranges(mon, "mmapped", bar->mmapped);
             hmp_print_ranges(mon, "trapped", bar->trapped);
         }

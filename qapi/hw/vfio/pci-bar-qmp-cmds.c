@@ -8,16 +8,31 @@
 
 #include "qemu/osdep.h"
 #include "qapi/qapi-commands-vfio.h"
+#include "system/address-spaces.h"
 #include "system/memory.h"
 #include "pci.h"
 
 typedef struct VFIOBarRanges {
-    hwaddr base;                /* where the BAR's flat view starts */
+    const MemoryRegion *bar;    /* the BAR's region, bar->mr */
     VfioPciBarRangeList *mmapped, **mmapped_tail;
     VfioPciBarRangeList *trapped, **trapped_tail;
     VfioPciBarRange *last;      /* the range the next one may extend */
     bool last_mmapped;
 } VFIOBarRanges;
+
+/*
+ * The offset in the BAR of @offset in @mr, if @mr is the BAR's region or
+ * lies within it.
+ */
+static bool vfio_bar_offset(const MemoryRegion *bar, const MemoryRegion *mr,
+                            hwaddr offset, uint64_t *bar_offset)
+{
+    for (; mr && mr != bar; mr = mr->container) {
+        offset += mr->addr;
+    }
+    *bar_offset = offset;
+    return mr == bar;
+}
 
 static bool vfio_bar_range_add(Int128 start, Int128 len,
                                const MemoryRegion *mr,
@@ -26,9 +41,12 @@ static bool vfio_bar_range_add(Int128 start, Int128 len,
     VFIOBarRanges *r = opaque;
     /* Only the BAR's mmaps are RAM devices: the rest is QEMU's to emulate */
     bool mmapped = mr->ram_device;
-    uint64_t offset = int128_get64(start) - r->base;
     VfioPciBarRange *range;
+    uint64_t offset;
 
+    if (!vfio_bar_offset(r->bar, mr, offset_in_region, &offset)) {
+        return false;
+    }
     if (r->last && r->last_mmapped == mmapped &&
         r->last->offset + r->last->size == offset) {
         r->last->size += int128_get64(len);
@@ -48,31 +66,30 @@ static bool vfio_bar_range_add(Int128 start, Int128 len,
 }
 
 /*
- * What guest accesses to the BAR reach: its region rendered flat, with
+ * What guest accesses to the BAR reach, read from the flat views the
+ * vCPUs use: nothing where the guest does not decode the BAR, and
  * everything QEMU lays over the mmaps (the MSI-X table and PBA, quirks)
- * and the mmaps that INTx emulation has disabled for now.
+ * and the mmaps that INTx emulation has disabled for now as trapped.
  */
 static void vfio_bar_ranges(VFIOBAR *bar, VfioPciBarInfo *info)
 {
+    /* I/O BARs are in memory on some machines (virt), in I/O on others. */
+    AddressSpace *const spaces[] = { &address_space_memory,
+                                     &address_space_io };
     VFIOBarRanges r = {
+        .bar = bar->mr,
         .mmapped_tail = &r.mmapped,
         .trapped_tail = &r.trapped,
     };
-    AddressSpace *as;
 
-    if (!bar->mr) {
-        return;
+    if (bar->mr) {
+        WITH_RCU_READ_LOCK_GUARD() {
+            for (size_t i = 0; i < ARRAY_SIZE(spaces); i++) {
+                flatview_for_each_range(address_space_to_flatview(spaces[i]),
+                                        vfio_bar_range_add, &r);
+            }
+        }
     }
-    as = g_new0(AddressSpace, 1);
-    address_space_init(as, bar->mr, "vfio-pci-bar-info");
-    /* The view is where the BAR was last mapped in the guest. */
-    r.base = bar->mr->addr;
-    WITH_RCU_READ_LOCK_GUARD() {
-        flatview_for_each_range(address_space_to_flatview(as),
-                                vfio_bar_range_add, &r);
-    }
-    address_space_destroy_free(as);
-
     info->mmapped = r.mmapped;
     info->trapped = r.trapped;
 }
@@ -112,7 +129,10 @@ static VfioPciBarInfo *vfio_pci_bar_info(VFIOPCIDevice *vdev, unsigned nr)
     info->kind = vfio_pci_bar_kind(bar);
     info->prefetchable = vfio_pci_bar_is_prefetchable(bar);
     info->requested = bar->wc_mode;
-    info->reason = g_strdup(bar->wc.reason ?: "");
+    /* on and off either give what they ask for or fail realize. */
+    if (bar->wc_mode == ON_OFF_AUTO_AUTO) {
+        info->reason = g_strdup(bar->wc.reason);
+    }
     vfio_bar_ranges(bar, info);
     if (bar->wc.has_type) {
         info->has_effective = true;
