@@ -1323,7 +1323,7 @@ def host_mem_type_fixed_once_mapped():
         rc, log = q.quit()
         server.stop()
     assert rc == -signal.SIGABRT, (rc, log[-3000:])
-    assert "memory_region_set_host_mem_type: Assertion `!mr->container' failed" \
+    assert "memory_region_set_host_mem_type: Assertion `!memory_region_is_mapped(mr)' failed" \
         in log, log[-3000:]
 
 

@@ -217,12 +217,19 @@ def map_bar(q, slot, index, address):
 
 
 def main():
-    """Print 'info vfio-bars' for a vfio-user-pci on the test server."""
+    """Print 'info vfio-bars' for a vfio-user-pci on the test server, its
+    BARs placed (through qtest, as firmware would) so that the report has
+    the ranges the guest reaches."""
     import sys
     props = dict(arg.split("=", 1) for arg in sys.argv[1:])
     server = Server()
     try:
-        q = Qemu("-device", json.dumps(vfio_user_device(server, id="wc0", **props)))
+        q = Qemu("-device", json.dumps(vfio_user_device(server, id="wc0",
+                                                        addr="0x3", **props)),
+                 accel="tcg", qtest=True)
+        map_bar(q, 3, 0, VIRT_PCI_MMIO + 0x100000)
+        map_bar(q, 3, 1, 0x1000)
+        map_bar(q, 3, 2, VIRT_PCI_MMIO)
         print(q.cmd("human-monitor-command",
                     **{"command-line": "info vfio-bars"}).replace("\r", ""), end="")
         q.quit()

@@ -226,6 +226,7 @@ static bool vfio_bar_wc_migration_post_load(void *opaque, int version_id,
 {
     VFIOBarWCMigration *m = opaque;
 
+    m->received = true;
     for (unsigned nr = 0; nr < PCI_ROM_SLOT; nr++) {
         if (!vfio_pci_bar_wc_check_incoming(nr, m->stream[nr], m->local[nr],
                                             errp)) {
@@ -250,3 +251,24 @@ const VMStateDescription vmstate_vfio_pci_bar_wc = {
         VMSTATE_END_OF_LIST()
     }
 };
+
+bool vfio_pci_bar_wc_check_received(const VFIOBarWCMigration *m,
+                                    Error **errp)
+{
+    ERRP_GUARD();
+
+    if (m->received) {
+        return true;
+    }
+    for (unsigned nr = 0; nr < PCI_ROM_SLOT; nr++) {
+        if (!vfio_pci_bar_wc_check_incoming(nr, ON_OFF_AUTO_AUTO,
+                                            m->local[nr], errp)) {
+            error_prepend(errp, "%s: ", m->name);
+            error_append_hint(errp, "The source sent no barN-wc: it has "
+                              "none, or x-migrate-bar-wc=off and auto on "
+                              "every BAR.\n");
+            return false;
+        }
+    }
+    return true;
+}

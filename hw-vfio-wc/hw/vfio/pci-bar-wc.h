@@ -101,6 +101,7 @@ typedef struct VFIOBarWCMigration {
     OnOffAuto local[PCI_ROM_SLOT];      /* this QEMU's barN-wc */
     uint8_t stream[PCI_ROM_SLOT];       /* what the stream carries */
     bool always;                        /* x-migrate-bar-wc */
+    bool received;                      /* the section was loaded */
 } VFIOBarWCMigration;
 
 /*
@@ -110,6 +111,20 @@ typedef struct VFIOBarWCMigration {
  * differs from its own (vfio_pci_bar_wc_check_incoming()).
  */
 extern const VMStateDescription vmstate_vfio_pci_bar_wc;
+
+/**
+ * vfio_pci_bar_wc_check_received: may a device's state load although
+ * @m's section did not come?
+ *
+ * @m: the device's barN-wc
+ * @errp: error, when it did not come and this QEMU asks for on or off
+ *
+ * A source that sends no section has auto on every BAR: it has no
+ * barN-wc, or x-migrate-bar-wc=off and leaves them all at auto.  Its
+ * device state, which comes after RAM, is where that can be found out.
+ */
+bool vfio_pci_bar_wc_check_received(const VFIOBarWCMigration *m,
+                                    Error **errp);
 
 typedef struct VFIOPCIDevice VFIOPCIDevice;
 

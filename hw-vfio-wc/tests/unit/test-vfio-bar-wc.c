@@ -407,9 +407,9 @@ static void test_migration_every_pair(void)
 
 /*
  * The section is sent whenever x-migrate-bar-wc is on, so that a
- * destination that asks for a mode learns that the source had auto;
- * with it off (for destinations that do not know the section), only
- * when a mode is not auto.
+ * destination that asks for a mode learns at setup that the source had
+ * auto; with it off (the default: a destination may not know the
+ * section), only when a mode is not auto.
  */
 static void test_migration_needed(void)
 {
@@ -424,6 +424,31 @@ static void test_migration_needed(void)
     m.local[5] = ON_OFF_AUTO_OFF;
     g_assert_true(vmstate_section_needed(&vmstate_vfio_pci_bar_wc, &m));
     g_assert_true(vmstate_vfio_pci_bar_wc.early_setup);
+}
+
+/*
+ * No section came (a source without barN-wc, or x-migrate-bar-wc=off
+ * and auto everywhere): the device state, which comes later, loads only
+ * where this QEMU has auto on every BAR too.
+ */
+static void test_migration_not_received(void)
+{
+    VFIOBarWCMigration m = { .name = "0000:01:00.0" };
+    Error *err = NULL;
+
+    for (unsigned nr = 0; nr < PCI_ROM_SLOT; nr++) {
+        m.local[nr] = ON_OFF_AUTO_AUTO;
+    }
+    g_assert_true(vfio_pci_bar_wc_check_received(&m, &error_abort));
+    m.local[2] = ON_OFF_AUTO_ON;
+    g_assert_false(vfio_pci_bar_wc_check_received(&m, &err));
+    g_assert_cmpstr(error_get_pretty(err), ==,
+                    "0000:01:00.0: BAR 2: the source has bar2-wc=auto and "
+                    "this QEMU bar2-wc=on, so the guest could see another "
+                    "memory type");
+    error_free(err);
+    m.received = true;
+    g_assert_true(vfio_pci_bar_wc_check_received(&m, &error_abort));
 }
 
 int main(int argc, char **argv)
@@ -445,6 +470,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio/bar-wc/migration/every-pair",
                     test_migration_every_pair);
     g_test_add_func("/vfio/bar-wc/migration/needed", test_migration_needed);
+    g_test_add_func("/vfio/bar-wc/migration/not-received",
+                    test_migration_not_received);
     for (int i = VFIO_BAR_WC_NO_MMAP_HOST; i < VFIO_BAR_WC_NO_MMAP__MAX; i++) {
         g_autofree char *path = g_strdup_printf(
             "/vfio/bar-wc/not-mmapped-hint/%s", no_mmap_names[i]);

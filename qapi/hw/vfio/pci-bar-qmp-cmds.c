@@ -8,6 +8,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/qapi-commands-vfio.h"
+#include "qemu/main-loop.h"
 #include "system/address-spaces.h"
 #include "system/memory.h"
 #include "pci.h"
@@ -22,7 +23,8 @@ typedef struct VFIOBarRanges {
 
 /*
  * The offset in the BAR of @offset in @mr, if @mr is the BAR's region or
- * lies within it.
+ * lies within it.  The containers are the BQL's to change (the flat
+ * view's RCU covers only the view); vfio lays no alias inside a BAR.
  */
 static bool vfio_bar_offset(const MemoryRegion *bar, const MemoryRegion *mr,
                             hwaddr offset, uint64_t *bar_offset)
@@ -73,20 +75,27 @@ static bool vfio_bar_range_add(Int128 start, Int128 len,
  */
 static void vfio_bar_ranges(VFIOBAR *bar, VfioPciBarInfo *info)
 {
-    /* I/O BARs are in memory on some machines (virt), in I/O on others. */
-    AddressSpace *const spaces[] = { &address_space_memory,
-                                     &address_space_io };
     VFIOBarRanges r = {
         .bar = bar->mr,
         .mmapped_tail = &r.mmapped,
         .trapped_tail = &r.trapped,
     };
 
+    assert(bql_locked());
     if (bar->mr) {
         WITH_RCU_READ_LOCK_GUARD() {
-            for (size_t i = 0; i < ARRAY_SIZE(spaces); i++) {
-                flatview_for_each_range(address_space_to_flatview(spaces[i]),
-                                        vfio_bar_range_add, &r);
+            flatview_for_each_range(
+                address_space_to_flatview(&address_space_memory),
+                vfio_bar_range_add, &r);
+            /*
+             * Some machines (virt) map PCI I/O space into memory, others
+             * have an I/O address space: look there only if need be, so
+             * that a machine that has both does not count a BAR twice.
+             */
+            if (bar->ioport && !r.last) {
+                flatview_for_each_range(
+                    address_space_to_flatview(&address_space_io),
+                    vfio_bar_range_add, &r);
             }
         }
     }

@@ -435,7 +435,8 @@ class VfioUserBarWc(QemuSystemTest):
                           'type (auto: BAR 1 is an I/O BAR)')
 
     def test_auto_sets_nothing(self):
-        """The default sets no host memory type on any region."""
+        """The default sets no host memory type on any region.  A
+        regression guard: stock QEMU has none to set."""
         server = VfioUserWcServer(self)
         vm = self.launch('-device', json.dumps(server.device(addr='0x3')),
                          qtest=True)
@@ -752,6 +753,9 @@ class VfioUserBarWc(QemuSystemTest):
             self.assertEqual(vm.cmd('query-vfio-pci-bars'), [])
 
     def test_bar2_accesses_reach_the_device(self):
+        """qtest writes through BAR 2 are in the device's memory, and read
+        back.  A regression guard: the series mmaps the BARs before it
+        registers them, and accesses must still reach the device."""
         server = VfioUserWcServer(self)
         vm = self.launch('-device', json.dumps(server.device(addr='0x3')),
                          accel='qtest', qtest=True)
