@@ -221,20 +221,27 @@ static int vfio_bar_wc_migration_pre_save(void *opaque)
     return 0;
 }
 
-static bool vfio_bar_wc_migration_post_load(void *opaque, int version_id,
-                                            Error **errp)
+/* Each BAR's mode as the source had it, @source, against this QEMU's. */
+static bool vfio_bar_wc_check_modes(const VFIOBarWCMigration *m,
+                                    const uint8_t *source, Error **errp)
 {
-    VFIOBarWCMigration *m = opaque;
-
-    m->received = true;
     for (unsigned nr = 0; nr < PCI_ROM_SLOT; nr++) {
-        if (!vfio_pci_bar_wc_check_incoming(nr, m->stream[nr], m->local[nr],
+        if (!vfio_pci_bar_wc_check_incoming(nr, source[nr], m->local[nr],
                                             errp)) {
             error_prepend(errp, "%s: ", m->name);
             return false;
         }
     }
     return true;
+}
+
+static bool vfio_bar_wc_migration_post_load(void *opaque, int version_id,
+                                            Error **errp)
+{
+    VFIOBarWCMigration *m = opaque;
+
+    m->received = true;
+    return vfio_bar_wc_check_modes(m, m->stream, errp);
 }
 
 const VMStateDescription vmstate_vfio_pci_bar_wc = {
@@ -256,19 +263,14 @@ bool vfio_pci_bar_wc_check_received(const VFIOBarWCMigration *m,
                                     Error **errp)
 {
     ERRP_GUARD();
+    static const uint8_t all_auto[PCI_ROM_SLOT] = {
+        [0 ... PCI_ROM_SLOT - 1] = ON_OFF_AUTO_AUTO,
+    };
 
-    if (m->received) {
+    if (m->received || vfio_bar_wc_check_modes(m, all_auto, errp)) {
         return true;
     }
-    for (unsigned nr = 0; nr < PCI_ROM_SLOT; nr++) {
-        if (!vfio_pci_bar_wc_check_incoming(nr, ON_OFF_AUTO_AUTO,
-                                            m->local[nr], errp)) {
-            error_prepend(errp, "%s: ", m->name);
-            error_append_hint(errp, "The source sent no barN-wc: it has "
-                              "none, or x-migrate-bar-wc=off and auto on "
-                              "every BAR.\n");
-            return false;
-        }
-    }
-    return true;
+    error_append_hint(errp, "The source sent no barN-wc: it has none, or "
+                      "x-migrate-bar-wc=off and auto on every BAR.\n");
+    return false;
 }
