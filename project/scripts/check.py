@@ -866,6 +866,55 @@ def project_bad_input_qom_parsing():
                              ("test_bad_values",), r.stdout)
 
 
+HOSTILE_TEST = (TOP / "project" / "functional" /
+                "test_vfio_user_hostile_replies.py")
+HOSTILE_CASES = re.findall(r"^    def (test_\w+)\(", HOSTILE_TEST.read_text(), re.M)
+# Regression guard: 10.2.2 passes it too.
+HOSTILE_GUARDS = ("test_bar_shrinks_between_reads",)
+# 10.2.2 spins under the BQL: the case never ends.
+HOSTILE_HANGS_ON_STOCK = ("test_cap_loop",)
+
+
+def hostile_replies(flavour, *args, timeout=300):
+    """test_vfio_user_hostile_replies.py on the @flavour QEMU: its run."""
+    src = BUILD / "qemu" / "patched" / "src"
+    env = dict(os.environ,
+               QEMU_TEST_QEMU_BINARY=str(guest.QEMU[flavour]),
+               QEMU_BUILD_ROOT=str(QEMU_BUILD),
+               PYTHONPATH=f"{src / 'python'}:{src / 'tests' / 'functional'}")
+    return run(["/usr/bin/python3", str(HOSTILE_TEST), *args], env=env,
+               timeout=timeout)
+
+
+@test
+def project_vfio_user_hostile_replies():
+    """project/functional/test_vfio_user_hostile_replies.py on the patched QEMU: each malformed or truncated reply of a raw-socket vfio-user server (qemu-fixes 17-19) refused with its error, nothing left, QEMU running; a BAR that shrinks between two reads is read once"""
+    r = hostile_replies("patched")
+    assert_every_case_passed(r.returncode, functional_tap(r.stdout),
+                             HOSTILE_CASES, r.stdout)
+    print(f"  {len(HOSTILE_CASES)} cases passed")
+
+
+@test
+def project_vfio_user_hostile_replies_fail_on_stock():
+    """the same cases on stock 10.2.2: each fails (a device made of the bad reply, a crash) except the regression guard, and cap-loop hangs QEMU until killed"""
+    cases = [c for c in HOSTILE_CASES if c not in HOSTILE_HANGS_ON_STOCK]
+    r = hostile_replies("stock", *(a for c in cases for a in ("-k", c)))
+    tap = functional_tap(r.stdout)
+    assert sorted(tap) == sorted(cases), r.stdout[-5000:]
+    passed = sorted(c for c, line in tap.items() if line.startswith("ok "))
+    assert passed == sorted(HOSTILE_GUARDS), r.stdout[-5000:]
+    for case in HOSTILE_HANGS_ON_STOCK:
+        try:
+            r = hostile_replies("stock", "-k", case, timeout=30)
+        except subprocess.TimeoutExpired:
+            subprocess.run(["pkill", "-9", "-f", str(guest.QEMU["stock"])])
+        else:
+            raise AssertionError(f"{case} ended on stock:\n{r.stdout[-3000:]}")
+    print(f"  {len(cases) - len(HOSTILE_GUARDS)} failed, the guard passed, "
+          f"{len(HOSTILE_HANGS_ON_STOCK)} hung")
+
+
 @test
 def linux_series_check():
     """patches/linux-fixes and patches/linux: git am and quilt push -a on pristine 7.1.8, no drift, checkpatch --strict clean"""
