@@ -26,19 +26,21 @@ REGION_INFO = struct.Struct('<IIIIQQ')  # argsz, flags, index, cap_offset,
                                         # size, offset
 CAP_HEADER = struct.Struct('<HHI')      # id, version, next
 SPARSE_MMAP = struct.Struct('<HHIII')   # header, nr_areas, reserved
+SPARSE_AREA = struct.Struct('<QQ')      # offset, size
+CAP_TYPE = struct.Struct('<HHIII')      # header, type, subtype
 
 VERSION, DMA_MAP, DMA_UNMAP, GET_INFO, GET_REGION_INFO = 1, 2, 3, 4, 5
 GET_IRQ_INFO, SET_IRQS, REGION_READ = 7, 8, 9
-FLAG_REPLY, FLAG_NO_REPLY = 0x1, 0x10
+FLAG_REPLY, FLAG_NO_REPLY, FLAG_ERROR = 0x1, 0x10, 0x20
 REGION_READ_FLAG, REGION_WRITE_FLAG, REGION_MMAP, REGION_CAPS = 0x1, 0x2, 0x4, 0x8
 CONFIG_REGION = 7
-CAP_SPARSE_MMAP = 1
+CAP_SPARSE_MMAP, CAP_TYPE_ID = 1, 2
 
 # Each mode: what the server does wrong.  Region 0 is BAR0.
 MODES = {
     'short-device-info': 'GET_INFO: a reply that is only a header',
     'short-region-info': 'GET_REGION_INFO of BAR0: a reply that is only a header',
-    'short-irq-info': 'GET_IRQ_INFO: a reply that is only a header',
+    'short-irq-info': 'GET_IRQ_INFO of MSI-X: a reply that is only a header',
     'short-config-read': 'REGION_READ of config space: a count, no data',
     'argsz-huge': 'GET_REGION_INFO of BAR0: argsz 0xfffffff0',
     'argsz-small': 'GET_REGION_INFO of BAR0: argsz 8',
@@ -47,14 +49,24 @@ MODES = {
     'cap-past-argsz': 'GET_REGION_INFO of BAR0: a capability header across argsz',
     'sparse-areas-past-argsz': 'GET_REGION_INFO of BAR0: nr_areas 4096 in 48 bytes',
     'bar-shrinks': 'GET_REGION_INFO of BAR2: 8 KiB, then 4 KiB when asked again',
+    'argsz-grows': 'GET_REGION_INFO of BAR0: argsz one more than each buffer',
+    'error-not-errno': 'REGION_READ of config space: an error reply whose '
+                       'error is 0xffffff00, -256 as an int',
+    'good-caps': 'none: BAR0 with a type and a sparse mmap capability, '
+                 'as libvfio-user sends them',
 }
 
 
-def config_space():
-    """A PCI header for 1b36:0015 with no BARs and no capabilities."""
+def config_space(msix):
+    """A PCI header for 1b36:0015 with no BARs; with @msix, an MSI-X
+    capability of one vector, its table and PBA in BAR0."""
     cfg = bytearray(256)
     struct.pack_into('<HH', cfg, 0, 0x1b36, 0x0015)
-    cfg[0x0e] = 0                       # header type 0
+    if msix:
+        cfg[0x06] = 0x10                # status: capability list
+        cfg[0x34] = 0x40                # capability pointer
+        # MSI-X: id, next, control (1 vector), table BIR 0 at 0, PBA at 0x800
+        struct.pack_into('<BBHII', cfg, 0x40, 0x11, 0, 0, 0, 0x800)
     return bytes(cfg)
 
 
@@ -62,7 +74,7 @@ class Server:
     def __init__(self, conn, mode):
         self.conn = conn
         self.mode = mode
-        self.config = config_space()
+        self.config = config_space(mode == 'short-irq-info')
         self.bar2_answers = 0
 
     def recv_exact(self, n):
@@ -74,9 +86,10 @@ class Server:
             data += chunk
         return data
 
-    def reply(self, msg_id, cmd, payload=b''):
+    def reply(self, msg_id, cmd, payload=b'', error=None):
+        flags = FLAG_REPLY if error is None else FLAG_REPLY | FLAG_ERROR
         self.conn.sendall(HDR.pack(msg_id, cmd, HDR.size + len(payload),
-                                   FLAG_REPLY, 0) + payload)
+                                   flags, error or 0) + payload)
 
     def region_info(self, argsz, index):
         """The reply to GET_REGION_INFO: BAR0 is the hostile one."""
@@ -88,8 +101,12 @@ class Server:
             size = 0x2000 if self.bar2_answers == 1 else 0x1000
             return REGION_INFO.pack(REGION_INFO.size, REGION_READ_FLAG |
                                     REGION_WRITE_FLAG, index, 0, size, 0)
+        if index == 0 and self.mode == 'short-irq-info':
+            return REGION_INFO.pack(REGION_INFO.size, REGION_READ_FLAG |
+                                    REGION_WRITE_FLAG, index, 0, 0x1000, 0)
         if index != 0 or self.mode in ('short-device-info', 'short-irq-info',
-                                       'short-config-read', 'bar-shrinks'):
+                                       'short-config-read', 'bar-shrinks',
+                                       'error-not-errno'):
             return REGION_INFO.pack(REGION_INFO.size, 0, index, 0, 0, 0)
         # mmappable, so that hw/vfio reads the sparse mmap capability
         caps = REGION_READ_FLAG | REGION_MMAP | REGION_CAPS
@@ -112,6 +129,18 @@ class Server:
             info = REGION_INFO.pack(48, caps, index, 32, 0x1000, 0)
             cap = SPARSE_MMAP.pack(CAP_SPARSE_MMAP, 1, 0, 4096, 0)
             return info + cap if argsz >= 48 else info
+        if self.mode == 'argsz-grows':
+            return REGION_INFO.pack(argsz + 1, 0, index, 0, 0x1000, 0)
+        if self.mode == 'good-caps':
+            # A type capability, then a sparse mmap one with one area.
+            info = REGION_INFO.pack(80, caps, index, 32, 0x1000, 0)
+            cap_type = CAP_TYPE.pack(CAP_TYPE_ID, 1, 48, 0x7fffffff, 1)
+            sparse = SPARSE_MMAP.pack(CAP_SPARSE_MMAP, 1, 0, 1, 0) + \
+                SPARSE_AREA.pack(0, 0x1000)
+            if argsz < 80:              # no room: the size, no capabilities
+                return REGION_INFO.pack(80, caps & ~REGION_CAPS, index, 0,
+                                        0x1000, 0)
+            return info + cap_type + sparse
         raise ValueError(self.mode)
 
     def serve(self):
@@ -141,6 +170,9 @@ class Server:
             _, _, index = struct.unpack_from('<III', data)
             payload = (b'' if self.mode == 'short-irq-info'
                        else struct.pack('<IIII', 16, 0, index, 0))
+        elif cmd == REGION_READ and self.mode == 'error-not-errno':
+            self.reply(msg_id, cmd, error=0xffffff00)
+            return
         elif cmd == REGION_READ:
             offset, region, count = struct.unpack_from('<QII', data)
             payload = struct.pack('<QII', offset, region, count)
@@ -159,7 +191,6 @@ def main():
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
         listener.bind(path)
         listener.listen(1)
-        print('listening', flush=True)
         conn, _ = listener.accept()
         with conn:
             Server(conn, mode).serve()

@@ -34,25 +34,34 @@ GET_REGION_INFO_FAILED = 'failed to get region 0 info: Invalid argument'
 
 
 class HostileServer:
-    """hostile_vfio_user_server.py in @mode, stopped at the test's end."""
+    """hostile_vfio_user_server.py in @mode, stopped at the test's end.
+    Its log goes to a file, so that a client asking fast never waits for
+    the test to read it."""
 
     def __init__(self, test, mode):
         self.socket = os.path.join(test.socket_dir().name,
                                    f'{mode}-{time.monotonic_ns()}.sock')
-        self.proc = subprocess.Popen(
-            [sys.executable, SERVER, self.socket, mode],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+        self.log = os.path.join(test.outputdir, f'{mode}-server.log')
+        with open(self.log, 'w', encoding='utf-8') as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, SERVER, self.socket, mode],
+                stdin=subprocess.DEVNULL, stdout=log)
         self.requests = None
         test.addCleanup(self.stop)
-        test.assertEqual(self.proc.stdout.readline(), 'listening\n')
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.socket):
+            test.assertIsNone(self.proc.poll(), 'the server exited')
+            test.assertLess(time.monotonic(), deadline,
+                            'the server did not listen')
+            time.sleep(0.05)
 
     def stop(self):
         """Stop the server, once: the requests it was sent."""
         if self.requests is None:
             self.proc.kill()
-            self.requests = self.proc.stdout.read().splitlines()
             self.proc.wait()
-            self.proc.stdout.close()
+            with open(self.log, encoding='utf-8') as log:
+                self.requests = log.read().splitlines()
         return self.requests
 
     def device(self, **props):
@@ -148,26 +157,51 @@ class VfioUserHostileReplies(QemuSystemTest):
         """A sparse mmap capability with 4096 areas in 48 bytes."""
         self.assert_refused('sparse-areas-past-argsz', GET_REGION_INFO_FAILED,
                             'vfio_user_device_io_get_region_info: region 0 '
-                            'info: capability 1 at 32 has 65552 bytes, past '
+                            'info: capability 1 at 32 has 4096 areas, past '
                             'argsz 48')
 
     def test_short_irq_info(self):
-        """A GET_IRQ_INFO reply that is only a header.  The error IRQ is
-        optional, so the device plugs, as on 10.2.2, which read its own
-        request back as "no such IRQ": what this shows is that the reply
-        is refused, and said to be."""
-        server = HostileServer(self, 'short-irq-info')
+        """A GET_IRQ_INFO reply of MSI-X that is only a header (10.2.2
+        reads its own request back and plugs the device)."""
+        self.assert_refused('short-irq-info',
+                            'failed to get MSI-X irq info: Invalid argument',
+                            'vfio_user_device_io_get_irq_info: reply to '
+                            'command 7 has 16 bytes, it needs 32')
+
+    def test_argsz_grows(self):
+        """An argsz one more than each buffer: 10.2.2 asks again until
+        the size wraps."""
+        self.assert_refused('argsz-grows', GET_REGION_INFO_FAILED,
+                            'vfio_user_device_io_get_region_info: region 0 '
+                            'info grew from 33 to 34 bytes when asked again')
+
+    def test_error_not_errno(self):
+        """An error reply to REGION_READ whose error is 0xffffff00: 10.2.2
+        negates it into 256, takes it for the 256 bytes of config space it
+        asked for, and goes on with config space it never read until an
+        assertion aborts it."""
+        self.assert_refused('error-not-errno',
+                            'failed to read device config space: '
+                            'Invalid argument',
+                            'error reply 0xffffff00 to command 9 is not an '
+                            'errno, taken as EINVAL')
+
+    def test_good_caps(self):
+        """Regression guard (10.2.2 passes): a type and a sparse mmap
+        capability, sent as libvfio-user sends them (the size first, then
+        the capabilities), are taken."""
+        server = HostileServer(self, 'good-caps')
         self.launch('-device', 'pcie-root-port,id=rp0,chassis=1')
         self.vm.cmd('device_add', server.device())
         self.assertTrue(self.plugged())
         self.vm.shutdown()
-        self.assertIn('vfio_user_device_io_get_irq_info: reply to command 7 '
-                      'has 16 bytes, it needs 32', self.vm.get_log())
+        self.assertNotIn('vfio_user_', self.vm.get_log())
 
     def test_bar_shrinks_between_reads(self):
-        """Regression guard (10.2.2 passes): a server whose BAR2 is 8 KiB
-        when first asked and 4 KiB after.  hw/vfio asks once per region
-        and keeps the answer, so the BAR is 8 KiB and never changes."""
+        """Regression guard (10.2.2 passes), for issue 27's list of
+        hostile servers: a server whose BAR2 is 8 KiB when first asked and
+        4 KiB after.  hw/vfio asks once per region and keeps the answer,
+        so the BAR is 8 KiB and never changes."""
         server = HostileServer(self, 'bar-shrinks')
         # On the root bus, which query-pci lists without firmware.
         self.launch('-device', json.dumps(server.device(bus='pcie.0',

@@ -869,10 +869,10 @@ def project_bad_input_qom_parsing():
 HOSTILE_TEST = (TOP / "project" / "functional" /
                 "test_vfio_user_hostile_replies.py")
 HOSTILE_CASES = re.findall(r"^    def (test_\w+)\(", HOSTILE_TEST.read_text(), re.M)
-# Regression guard: 10.2.2 passes it too.
-HOSTILE_GUARDS = ("test_bar_shrinks_between_reads",)
-# 10.2.2 spins under the BQL: the case never ends.
-HOSTILE_HANGS_ON_STOCK = ("test_cap_loop",)
+# Regression guards: 10.2.2 passes them too.
+HOSTILE_GUARDS = ("test_bar_shrinks_between_reads", "test_good_caps")
+# 10.2.2 spins or asks forever under the BQL: the case never ends.
+HOSTILE_HANGS_ON_STOCK = ("test_cap_loop", "test_argsz_grows")
 
 
 def hostile_replies(flavour, *args, timeout=300):
@@ -888,7 +888,7 @@ def hostile_replies(flavour, *args, timeout=300):
 
 @test
 def project_vfio_user_hostile_replies():
-    """project/functional/test_vfio_user_hostile_replies.py on the patched QEMU: each malformed or truncated reply of a raw-socket vfio-user server (qemu-fixes 17-19) refused with its error, nothing left, QEMU running; a BAR that shrinks between two reads is read once"""
+    """project/functional/test_vfio_user_hostile_replies.py on the patched QEMU: each malformed or truncated reply of a raw-socket vfio-user server (qemu-fixes 17-20) refused with its error, nothing left, QEMU running; a BAR that shrinks between two reads is read once, good capabilities are taken"""
     r = hostile_replies("patched")
     assert_every_case_passed(r.returncode, functional_tap(r.stdout),
                              HOSTILE_CASES, r.stdout)
@@ -897,7 +897,7 @@ def project_vfio_user_hostile_replies():
 
 @test
 def project_vfio_user_hostile_replies_fail_on_stock():
-    """the same cases on stock 10.2.2: each fails (a device made of the bad reply, a crash) except the regression guard, and cap-loop hangs QEMU until killed"""
+    """the same cases on stock 10.2.2: each fails (a device made of the bad reply, a crash) except the regression guards, and cap-loop and argsz-grows hang QEMU until killed"""
     cases = [c for c in HOSTILE_CASES if c not in HOSTILE_HANGS_ON_STOCK]
     r = hostile_replies("stock", *(a for c in cases for a in ("-k", c)))
     tap = functional_tap(r.stdout)
@@ -911,7 +911,7 @@ def project_vfio_user_hostile_replies_fail_on_stock():
             subprocess.run(["pkill", "-9", "-f", str(guest.QEMU["stock"])])
         else:
             raise AssertionError(f"{case} ended on stock:\n{r.stdout[-3000:]}")
-    print(f"  {len(cases) - len(HOSTILE_GUARDS)} failed, the guard passed, "
+    print(f"  {len(cases) - len(HOSTILE_GUARDS)} failed, the guards passed, "
           f"{len(HOSTILE_HANGS_ON_STOCK)} hung")
 
 
