@@ -772,9 +772,7 @@ class VfioUserBarWc(QemuSystemTest):
     def test_intx_traps_the_mmaps(self):
         """While INTx is pending vfio traps the BARs' mmaps: the report's
         ranges say so, BAR 2's mmap leaves the flat view, and the report
-        keeps its type.  (vfio maps it again on a timer of virtual time,
-        which the qtest protocol that programs the BARs here owns: that
-        is not run.)"""
+        keeps its type.  After the EOI they come back with their type."""
         server = VfioUserWcServer(self, '--intx')
         vm = self.launch('-device', json.dumps(server.device(
             addr='0x3', **{'bar2-wc': 'on'})), qtest=True)
@@ -799,6 +797,21 @@ class VfioUserBarWc(QemuSystemTest):
         self.assertEqual((bars[2]['trapped'], bars[2]['effective']),
                          ([{'offset': 0, 'size': MIB}], 'normal-nc'))
         self.assertNotRegex(self.hmp(vm, 'info mtree -f'), flat_mmap)
+        # A trapped access is the EOI (no irqfd under TCG); vfio maps the
+        # BARs again on a timer of virtual time, which runs only while the
+        # machine does (its CPU has no code, and no access to the BARs).
+        vm.qtest(f'readl {VIRT_PCI_MMIO:#x}')
+        vm.cmd('cont')
+        deadline = time.monotonic() + 10
+        while not self.bars(vm)[2]['mmapped']:
+            self.assertLess(time.monotonic(), deadline,
+                            "BAR2's mmaps did not come back")
+            time.sleep(0.02)
+        vm.cmd('stop')
+        bars = self.bars(vm)
+        self.assertEqual((bars[2]['trapped'], bars[2]['effective']),
+                         ([], 'normal-nc'))
+        self.assertRegex(self.hmp(vm, 'info mtree -f'), flat_mmap)
 
     def test_server_killed(self):
         """The server dies under a mapped device: what it had is in its
