@@ -715,21 +715,34 @@ FUNCTIONAL_CASES = ("test_bar0_default_auto", "test_bar2_wc_auto",
                     "test_bar2_wc_off", "test_bar2_wc_on")
 
 
+def run_functional(test, flavour, *args, src="patched", timeout=300,
+                   **extra_env):
+    """@test, a test in QEMU's tests/functional framework, with the
+    @flavour QEMU and @args, through the @src tree's qemu_test: its run.
+    The series' test directory is on its path and the patched build's
+    libvfio-user on the loader's, for the series' server and helpers."""
+    src_dir = BUILD / "qemu" / src / "src"
+    env = dict(os.environ,
+               QEMU_TEST_QEMU_BINARY=str(guest.QEMU[flavour]),
+               QEMU_BUILD_ROOT=str(QEMU_BUILD),
+               LD_LIBRARY_PATH=str(QEMU_BUILD / "subprojects" / "libvfio-user"
+                                   / "lib"),
+               PYTHONPATH=f"{src_dir / 'python'}:"
+                          f"{src_dir / 'tests' / 'functional'}:"
+                          f"{SERIES_FUNCTIONAL_TEST.parent}",
+               **extra_env)
+    # Debian's python3, which has pycotap, not whatever python3 PATH finds.
+    return run(["/usr/bin/python3", str(test), *args], env=env,
+               timeout=timeout)
+
+
 def functional_test(flavour):
     """Run the tests/functional test of the guest on vfio-user-pci with the
     @flavour QEMU, through that tree's qemu_test framework; return (rc,
     {case: TAP line}, output)."""
-    src = BUILD / "qemu" / flavour / "src"
-    # The server and its helper are the series': the patched build's.
-    env = dict(os.environ,
-               QEMU_TEST_QEMU_BINARY=str(guest.QEMU[flavour]),
-               QEMU_BUILD_ROOT=str(QEMU_BUILD),
-               PYTHONPATH=f"{src / 'python'}:{src / 'tests' / 'functional'}:"
-                          f"{SERIES_FUNCTIONAL_TEST.parent}",
-               QEMU_TEST_BAR_WC_KERNEL=str(guest.GUEST / "vmlinuz"),
-               QEMU_TEST_BAR_WC_INITRD=str(guest.GUEST_INITRD))
-    # Debian's python3, which has pycotap, not whatever python3 PATH finds.
-    r = run(["/usr/bin/python3", str(FUNCTIONAL_TEST)], env=env, timeout=600)
+    r = run_functional(FUNCTIONAL_TEST, flavour, src=flavour, timeout=600,
+                       QEMU_TEST_BAR_WC_KERNEL=str(guest.GUEST / "vmlinuz"),
+                       QEMU_TEST_BAR_WC_INITRD=str(guest.GUEST_INITRD))
     return r.returncode, functional_tap(r.stdout), r.stdout
 
 
@@ -853,15 +866,7 @@ BAD_INPUT_TEST = TOP / "project" / "functional" / "test_bar_wc_bad_input.py"
 @test
 def project_bad_input_qom_parsing():
     """project/functional/test_bar_wc_bad_input.py in the patched build: the barN-wc values that generic QOM and JSON parsing refuse (moved out of the series' test, which keeps what the series refuses), each refused, nothing left, QEMU running"""
-    src = BUILD / "qemu" / "patched" / "src"
-    env = dict(os.environ,
-               QEMU_TEST_QEMU_BINARY=str(guest.QEMU["patched"]),
-               QEMU_BUILD_ROOT=str(QEMU_BUILD),
-               LD_LIBRARY_PATH=str(QEMU_BUILD / "subprojects" / "libvfio-user"
-                                   / "lib"),
-               PYTHONPATH=f"{src / 'python'}:{src / 'tests' / 'functional'}:"
-                          f"{SERIES_FUNCTIONAL_TEST.parent}")
-    r = run(["/usr/bin/python3", str(BAD_INPUT_TEST)], env=env, timeout=300)
+    r = run_functional(BAD_INPUT_TEST, "patched")
     assert_every_case_passed(r.returncode, functional_tap(r.stdout),
                              ("test_bad_values",), r.stdout)
 
@@ -875,21 +880,10 @@ HOSTILE_GUARDS = ("test_bar_shrinks_between_reads", "test_good_caps")
 HOSTILE_HANGS_ON_STOCK = ("test_cap_loop", "test_argsz_grows")
 
 
-def hostile_replies(flavour, *args, timeout=300):
-    """test_vfio_user_hostile_replies.py on the @flavour QEMU: its run."""
-    src = BUILD / "qemu" / "patched" / "src"
-    env = dict(os.environ,
-               QEMU_TEST_QEMU_BINARY=str(guest.QEMU[flavour]),
-               QEMU_BUILD_ROOT=str(QEMU_BUILD),
-               PYTHONPATH=f"{src / 'python'}:{src / 'tests' / 'functional'}")
-    return run(["/usr/bin/python3", str(HOSTILE_TEST), *args], env=env,
-               timeout=timeout)
-
-
 @test
 def project_vfio_user_hostile_replies():
     """project/functional/test_vfio_user_hostile_replies.py on the patched QEMU: each malformed or truncated reply of a raw-socket vfio-user server (qemu-fixes 17-20) refused with its error, nothing left, QEMU running; a BAR that shrinks between two reads is read once, good capabilities are taken"""
-    r = hostile_replies("patched")
+    r = run_functional(HOSTILE_TEST, "patched")
     assert_every_case_passed(r.returncode, functional_tap(r.stdout),
                              HOSTILE_CASES, r.stdout)
     print(f"  {len(HOSTILE_CASES)} cases passed")
@@ -899,14 +893,15 @@ def project_vfio_user_hostile_replies():
 def project_vfio_user_hostile_replies_fail_on_stock():
     """the same cases on stock 10.2.2: each fails (a device made of the bad reply, a crash) except the regression guards, and cap-loop and argsz-grows hang QEMU until killed"""
     cases = [c for c in HOSTILE_CASES if c not in HOSTILE_HANGS_ON_STOCK]
-    r = hostile_replies("stock", *(a for c in cases for a in ("-k", c)))
+    r = run_functional(HOSTILE_TEST, "stock",
+                       *(a for c in cases for a in ("-k", c)))
     tap = functional_tap(r.stdout)
     assert sorted(tap) == sorted(cases), r.stdout[-5000:]
     passed = sorted(c for c, line in tap.items() if line.startswith("ok "))
     assert passed == sorted(HOSTILE_GUARDS), r.stdout[-5000:]
     for case in HOSTILE_HANGS_ON_STOCK:
         try:
-            r = hostile_replies("stock", "-k", case, timeout=30)
+            r = run_functional(HOSTILE_TEST, "stock", "-k", case, timeout=30)
         except subprocess.TimeoutExpired:
             subprocess.run(["pkill", "-9", "-f", str(guest.QEMU["stock"])])
         else:
