@@ -32,7 +32,6 @@ TOP = guest.TOP
 BUILD = guest.BUILD
 QEMU_BUILD = BUILD / "qemu" / "patched" / "build"
 QEMU_SRC = BUILD / "qemu" / "patched" / "src"
-TCG_DIR = QEMU_BUILD / "tests" / "tcg" / "aarch64-softmmu"
 
 TESTS = []
 MIB = 1 << 20
@@ -110,129 +109,6 @@ def readme_git_am_works():
             f"{project}: {applied} of {count} applied\n{r.stdout[-3000:]}"
 
 
-def tcg_system_test(name, qemu):
-    """Run one tests/tcg aarch64 system test with @qemu: (rc, output)."""
-    out = TCG_DIR / f"{name}.out"
-    out.unlink(missing_ok=True)
-    r = run(["make", "-s", "-C", str(TCG_DIR), f"run-{name}", f"QEMU={qemu}"])
-    return r.returncode, out.read_text() if out.exists() else r.stdout
-
-
-def assert_tcg_passes(name):
-    rc, out = tcg_system_test(name, guest.QEMU["patched"])
-    assert rc == 0 and "PASSED" in out and "FAIL" not in out, out
-
-
-def assert_tcg_fails_on_stock(name, *lines):
-    """The test fails on stock QEMU, printing each of @lines."""
-    rc, out = tcg_system_test(name, guest.QEMU["stock"])
-    assert rc != 0, out
-    for line in lines:
-        assert line in out, out
-
-
-@test
-def tcg_dczva_device_patched():
-    """tests/tcg dczva-device: DC ZVA/GZVA fault on Device (patched QEMU)"""
-    assert_tcg_passes("dczva-device")
-
-
-@test
-def tcg_dczva_device_fails_on_stock():
-    """tests/tcg dczva-device fails on stock QEMU 10.2.2 (no DC ZVA fault)"""
-    # The Normal cases are not what differs.
-    assert_tcg_fails_on_stock("dczva-device", "FAIL: DC ZVA on Device, aligned",
-                              "PASS: DC ZVA on Normal write-back",
-                              "PASS: DC ZVA on writable-clean Normal (DBM)",
-                              "FAIL:   ... the descriptor stays clean")
-
-
-@test
-def tcg_align_s1_device_s2_patched():
-    """tests/tcg align-s1-device-s2: stage 1 Device on a TLB hit; stage 2 Device at EL2"""
-    assert_tcg_passes("align-s1-device-s2")
-
-
-@test
-def tcg_align_s1_device_s2_fails_on_stock():
-    """the same fails on stock QEMU 10.2.2 (TLB_CHECK_ALIGNED lost on a hit, a hit's fault at the wrong stage, MMU off under stage 2)"""
-    assert_tcg_fails_on_stock("align-s1-device-s2",
-                              "PASS: aligned load from stage 1 Device",
-                              "FAIL: unaligned load from the same page",
-                              "PASS: unaligned load, stage 1 Normal, stage 2 Device",
-                              "FAIL: unaligned load that hits the TLB, stage 1 Normal",
-                              "FAIL: EL1 MMU off, stage 2 Normal")
-
-
-@test
-def tcg_dczva_stage_patched():
-    """tests/tcg dczva-stage: DC ZVA on Device faults in the stage that maps it Device (FWB, MMU off, stage 2 unmapped)"""
-    assert_tcg_passes("dczva-stage")
-
-
-@test
-def tcg_dczva_stage_fails_on_stock():
-    """the same fails on stock QEMU 10.2.2 (no DC ZVA fault; a stage 2 Translation fault first)"""
-    assert_tcg_fails_on_stock(
-        "dczva-stage",
-        "FAIL: stage 1 Device, IPA unmapped at stage 2: stage 1 Alignment",
-        "FAIL: stage 1 Normal, stage 2 Device: stage 2 Alignment",
-        "FAIL: EL1 MMU off, stage 2 Device: stage 1 Alignment",
-        "FAIL: FWB, stage 1 Device, stage 2 forced Normal: stage 1 Alignment")
-
-
-@test
-def tcg_sve_device_patched():
-    """tests/tcg sve-device: SVE element alignment on Device, with SCTLR.A and the MMU off; NF/FF suppression; no partial scatter"""
-    assert_tcg_passes("sve-device")
-
-
-@test
-def tcg_sve_device_fails_on_stock():
-    """the same fails on stock QEMU 10.2.2 (SVE reads and writes Device RAM as Normal)"""
-    assert_tcg_fails_on_stock(
-        "sve-device",
-        "PASS: Normal: LD1D, unaligned",
-        "FAIL: Device: LD1D, unaligned",
-        "FAIL: Device: ST1D, unaligned",
-        "FAIL: Device: scatter ST1D, second element unaligned",
-        "FAIL: Device:   ... writes neither element",
-        "FAIL: Device: gather LD1D, unaligned",
-        "FAIL: Device: LDNF1D, aligned: suppressed, FFR false for both "
-        "elements",
-        "FAIL: Device: LDFF1D, aligned: loads the first element only, FFR "
-        "true for it alone",
-        "FAIL: Normal, SCTLR_EL1.A set: LD1D, unaligned",
-        "FAIL: MMU off: LD1D, unaligned")
-
-
-@test
-def tcg_mops_device_regression_guard():
-    """tests/tcg mops-device, a regression guard: CPY*/SET* to Device complete on stock and patched"""
-    assert_tcg_passes("mops-device")
-    rc, out = tcg_system_test("mops-device", guest.QEMU["stock"])
-    assert rc == 0 and "PASSED" in out, out
-
-
-@test
-def tcg_sel2_s1ns_patched():
-    """tests/tcg sel2-s1ns: at Secure EL2, HPFAR_EL2.NS gives the IPA space of a stage 2 fault, on the walk and for AT S1E1R too"""
-    assert_tcg_passes("sel2-s1ns")
-
-
-@test
-def tcg_sel2_s1ns_fails_on_stock():
-    """the same fails on stock QEMU 10.2.2 (HPFAR_EL2.NS inverted, and 0 for a Non-secure table walk)"""
-    assert_tcg_fails_on_stock(
-        "sel2-s1ns",
-        "PASS: unaligned load, Secure IPA: stage 2 fault",
-        "FAIL: unaligned load, Secure IPA: HPFAR_EL2.NS 0 (Secure IPA space)",
-        "FAIL: unaligned load, Non-secure IPA: HPFAR_EL2.NS 1 (Non-secure "
-        "IPA space)",
-        "FAIL: load, walk in the Non-secure IPA space: HPFAR_EL2.NS 1",
-        "FAIL: AT S1E1R, walk in the Non-secure IPA space: HPFAR_EL2.NS 1")
-
-
 HOST_TYPE_PROGRAMS = guest.PROGRAMS / "project" / "tcg"
 
 
@@ -287,27 +163,6 @@ def tcg_host_type_regimes_fault_at_the_guests_own_el():
         "unaligned load at EL2 from BAR2": "fault to EL2, EC 25, DFSC 21",
         "unaligned load at EL1 from BAR2": "fault to EL1, EC 25, DFSC 21",
     }, got
-
-
-@test
-def tcg_align_s2_fill_hit_patched():
-    """tests/tcg align-s2-fill-hit: TLB hits check alignment as the fill (FWB, AArch32 short descriptors)"""
-    assert_tcg_passes("align-s2-fill-hit")
-
-
-@test
-def tcg_align_s2_fill_hit_fails_on_stock():
-    """the same fails on stock QEMU 10.2.2 (FWB: the hit loses stage 1's flag)"""
-    assert_tcg_fails_on_stock(
-        "align-s2-fill-hit",
-        "PASS: FWB, stage 1 Device, stage 2 forced Normal: an unaligned load "
-        "that fills the TLB takes a stage 1 Alignment fault",
-        "FAIL: FWB, stage 1 Device, stage 2 forced Normal: an unaligned load "
-        "that hits the TLB takes a stage 1 Alignment fault",
-        "PASS: AArch32, short descriptors, stage 2 Normal: unaligned LDR that "
-        "fills the TLB",
-        "PASS: AArch32, short descriptors, stage 2 Normal: unaligned LDR that "
-        "hits the TLB")
 
 
 @test
