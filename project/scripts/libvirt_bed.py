@@ -7,9 +7,12 @@ namespace (unshare -m) whose /etc/libvirt, /run/libvirt, /var/lib/libvirt,
 one: the machine's libvirt configuration, domains and sockets are neither
 read nor changed, and the daemon and its QEMU processes end with the
 namespace's script.  qemu.conf runs QEMU as root without a security
-driver, so that it can reach the test server's socket.
+driver, so that it can reach the test server's socket.  A domain can
+keep an emulator path under /opt that this machine does not have (an
+installed QEMU): the namespace then has a tmpfs over /opt, hiding the
+machine's, with a link at that path to the binary that stands for it.
 
-  with Libvirt() as lv:
+  with Libvirt(emulators={"/opt/q/bin/qemu-system-aarch64": qemu}) as lv:
       out = lv.run(["virsh define dom.xml", "virsh start dom", ...])
 """
 
@@ -30,15 +33,23 @@ PRIVATE_DIRS = {"etc": "/etc/libvirt", "run": "/run/libvirt",
                 "lib": "/var/lib/libvirt", "log": "/var/log/libvirt",
                 "cache": "/var/cache/libvirt"}
 
-# Inside the namespace: the private directories, libvirtd in the
-# foreground (stopped on exit), then the commands; each command's output
-# follows a "### <command>" line, and "### exit <status>" ends it.
+# Inside the namespace: the private directories, the emulators under
+# /opt, libvirtd in the foreground (stopped on exit), then the commands;
+# each command's output follows a "### <command>" line, and
+# "### exit <status>" ends it.
 NAMESPACE_SCRIPT = """\
 set -u
 for d in {binds}; do
     mkdir -p "${{d#*=}}"
     mount --bind "${{d%%=*}}" "${{d#*=}}" || exit 100
 done
+if [ -n "{links}" ]; then
+    mount -t tmpfs opt /opt || exit 100
+    for l in {links}; do
+        mkdir -p "$(dirname "${{l#*=}}")"
+        ln -s "${{l%%=*}}" "${{l#*=}}" || exit 100
+    done
+fi
 libvirtd >{log} 2>&1 &
 daemon=$!
 trap 'kill $daemon; wait $daemon' EXIT
@@ -56,7 +67,14 @@ done <{commands}
 
 class Libvirt:
     """A private libvirt daemon's directories; run() starts it for a list
-    of shell commands (virsh talks to it as qemu:///system)."""
+    of shell commands (virsh talks to it as qemu:///system).  @emulators:
+    {path under /opt: the binary it stands for}."""
+
+    def __init__(self, emulators=None):
+        self.emulators = emulators or {}
+        for path in self.emulators:
+            if not path.startswith("/opt/"):
+                raise ValueError(f"{path}: only emulators under /opt can be given")
 
     def __enter__(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="libvirt-bed-")
@@ -70,16 +88,25 @@ class Libvirt:
     def __exit__(self, *exc):
         self.tmp.cleanup()
 
+    def private(self, path):
+        """Where @path, under one of the daemon's private directories, is
+        outside the namespace."""
+        for name, inside in PRIVATE_DIRS.items():
+            if Path(path).is_relative_to(inside):
+                return self.dir / name / Path(path).relative_to(inside)
+        raise ValueError(f"{path} is in none of {', '.join(PRIVATE_DIRS.values())}")
+
     def run(self, commands, timeout=300):
-        """Run @commands, one shell command each, with the daemon up:
-        [(command, status, output)]."""
+        """Run @commands, one shell command each, in the directory of the
+        bed (self.dir), with the daemon up: [(command, status, output)]."""
         listing = self.dir / "commands"
         listing.write_text("".join(c + "\n" for c in commands))
         binds = " ".join(f"{self.dir / name}={path}"
                          for name, path in PRIVATE_DIRS.items())
-        script = NAMESPACE_SCRIPT.format(binds=binds, log=self.dir / "libvirtd.log",
-                                         commands=listing)
-        r = subprocess.run(["unshare", "-m", "bash", "-c", script],
+        links = " ".join(f"{target}={path}" for path, target in self.emulators.items())
+        script = NAMESPACE_SCRIPT.format(binds=binds, links=links,
+                                         log=self.dir / "libvirtd.log", commands=listing)
+        r = subprocess.run(["unshare", "-m", "bash", "-c", script], cwd=self.dir,
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, timeout=timeout,
                            env=dict(os.environ, LIBVIRT_DEFAULT_URI="qemu:///system"))
