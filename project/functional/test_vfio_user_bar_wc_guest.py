@@ -31,7 +31,8 @@ Everything is local; nothing is downloaded:
 
 and the series' tests/vfio-user-wc-server from QEMU_BUILD_ROOT's build
 (with the series' tests/functional/aarch64 on PYTHONPATH, for its
-helper), whichever QEMU_TEST_QEMU_BINARY is.
+helper, and project/scripts, for the guest's table), whichever
+QEMU_TEST_QEMU_BINARY is.
 """
 
 import json
@@ -42,6 +43,9 @@ from qemu_test import QemuSystemTest, wait_for_console_pattern
 # The series' own test, for its server (which QEMU_BUILD_ROOT's build
 # has); a module, so that its test class is not collected here.
 import test_vfio_user_bar_wc as series_test
+# The guest program's cases and what the architecture gives each on a
+# stage 2 type: the project's one table (project/scripts/guest.py).
+from guest import CASES, OUTCOME
 
 KERNEL = os.getenv('QEMU_TEST_BAR_WC_KERNEL')
 INITRD = os.getenv('QEMU_TEST_BAR_WC_INITRD')
@@ -52,26 +56,8 @@ DEVICE_ID = '1b36:0015'
 STORE_OFFSET = 0x100
 STORE_VALUE = 0x1122334455667788
 
-CASES = ('store8-aligned', 'store8-unaligned', 'load8-unaligned',
-         'stp-ldp-aligned', 'stp-ldp-unaligned', 'memcpy-aligned',
-         'memcpy-misaligned', 'dc-zva', 'memset0-aligned',
-         'memset0-misaligned', 'sve-ld1d-unaligned', 'sve-st1d-unaligned',
-         'sve-ldnf1d-aligned',
-         'mops-set-unaligned', 'mops-cpy-unaligned')
-ADRALN = 'SIGBUS/BUS_ADRALN'
-# The architecture: on Device memory every unaligned access (SVE's by
-# element), DC ZVA and so glibc's memset(0) take an alignment fault, and
-# an SVE non-fault load is suppressed; on Normal-NC nothing is.
-OUTCOME = {
-    'device-ngnre': {c: 'OK' if c in ('store8-aligned', 'stp-ldp-aligned',
-                                      'memcpy-aligned', 'mops-set-unaligned',
-                                      'mops-cpy-unaligned') else
-                     'SUPPRESSED' if c == 'sve-ldnf1d-aligned' else ADRALN
-                     for c in CASES},
-    'normal-nc': {c: 'OK' for c in CASES},
-}
 # No host type under TCG: the guest's mapping decides, as under Normal-NC.
-OUTCOME['host-default'] = OUTCOME['normal-nc']
+STAGE2_OUTCOME = {**OUTCOME, 'host-default': OUTCOME['normal-nc']}
 AUTO_REASON = ("auto: QEMU sets no memory type; the tcg accelerator "
                "imposes none, so the guest's own mapping decides")
 
@@ -124,7 +110,7 @@ class VfioUserBarWcGuest(QemuSystemTest):
 
     def assert_guest_saw(self, results, mapping, stage2_type):
         self.assertEqual({c: results.get((mapping, c), 'nothing')
-                          for c in CASES}, OUTCOME[stage2_type],
+                          for c in CASES}, STAGE2_OUTCOME[stage2_type],
                          f'{mapping} as with a stage 2 {stage2_type}')
 
     def check_report(self, bar, requested, effective, mechanism, reason):

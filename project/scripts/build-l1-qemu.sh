@@ -67,6 +67,10 @@ run_logged "$bdir/ninja.log" ninja -C "$bdir" qemu-system-aarch64 || {
     tail -40 "$bdir/ninja.log"
     die "L1 QEMU build failed (log: $bdir/ninja.log)"
 }
-aarch64-linux-gnu-strip -o "$bdir/qemu-system-aarch64.stripped" \
-    "$bdir/qemu-system-aarch64"
+# Stripped again only when relinked: nested_kvm.py remakes L1's initramfs
+# whenever the stripped binary is newer than it.
+if [ ! "$bdir/qemu-system-aarch64.stripped" -nt "$bdir/qemu-system-aarch64" ]; then
+    aarch64-linux-gnu-strip -o "$bdir/qemu-system-aarch64.stripped" \
+        "$bdir/qemu-system-aarch64"
+fi
 note "built $bdir/qemu-system-aarch64.stripped in $(( $(date +%s) - start )) s"

@@ -46,7 +46,7 @@ config=(
     --disable-tools --disable-guest-agent
 )
 # Reviewers build the series with its docs (Sphinx, with -W under
-# --enable-werror): check.py's docs_build builds them; and with the
+# --enable-werror): the test docs_build builds them; and with the
 # libvfio-user subproject, which the series' vfio-user test server and
 # qtest build on.  Stock needs neither.
 if [ -n "$stock" ]; then

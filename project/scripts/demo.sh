@@ -1,10 +1,12 @@
 #!/bin/bash
-# The README's demo command: prepare everything (project/scripts/prepare.sh), boot
+# The README's demo command: prepare everything (project/scripts/prepare.sh,
+# then the nested KVM bed: build-nested-bed.sh), boot
 # the aarch64 guest program on stock and patched QEMU, print what the guest
 # saw, case by case, then what QEMU reports for a vfio-user-pci device.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 project/scripts/prepare.sh
+project/scripts/build-nested-bed.sh
 cat <<MSG
 
 An aarch64 Linux guest maps ivshmem's prefetchable BAR2 through sysfs as

@@ -4,7 +4,7 @@
 Runs QEMU under valgrind's memcheck twice, with 0 and with N (default 50)
 hot-plug cycles of a vfio-user-pci whose bar2-wc cycles through on, off
 and auto, and prints valgrind's leak summary for both: what grows with N
-is what hot-plug leaks.  check.py's vfio_user_hotplug_valgrind runs it.
+is what hot-plug leaks.  The test vfio_user_hotplug_valgrind runs it.
 
   project/scripts/leak-hotplug.py [N]
 """

@@ -1,25 +1,36 @@
 #!/bin/bash
-# What the demo and the tests need: the host's build dependencies, stock
-# and patched QEMU 10.2.2 built (with the unit test and the upstream qtests
-# the series touches), the vfio-user test server, the guest assets, and
-# the nested KVM test bed (patched and stock Linux 7.1.8 L1 kernels, the
-# KVM selftests, busybox, the static KVM-only L1 QEMU), then the project's
-# own programs, which the top-level meson.build builds in build/meson (the
-# guest program and its initramfs, L1's QMP client, the bare-metal
-# workloads and test on the patched tree's tests/tcg).
+# What the default test run needs (and the demo, before its nested part):
+# the host's build dependencies, stock and patched QEMU 10.2.2 built (with
+# the unit test and the upstream qtests the series touches), the vfio-user
+# test server, the guest kernel (downloaded while QEMU builds), then the
+# project's own programs, which the top-level meson.build builds in
+# build/meson (the guest program and its initramfs, L1's QMP client, the
+# bare-metal workloads and test on the patched tree's tests/tcg).
+#
+# The nested KVM test bed (the L1 kernels, the KVM selftests, busybox, the
+# L1 QEMU) is not built here: project/scripts/build-nested-bed.sh builds it,
+# and the opt-in nested tests and demo.sh run that first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. project/scripts/lib.sh
 project/scripts/install-host-deps.sh
+# QEMU's source first: the download of the guest kernel below runs beside
+# the QEMU builds, and two downloads at once would both write the private
+# apt configuration (lib.sh's private_apt_update).
+project/scripts/fetch-qemu.sh >/dev/null
+mkdir -p "$BUILD/guest"
+guest_log=$BUILD/guest/fetch-guest.log
+project/scripts/fetch-guest.sh >"$guest_log" 2>&1 &
+guest_pid=$!
+# A failed QEMU build ends the script: not with the download running on.
+trap 'kill "$guest_pid" 2>/dev/null || true' EXIT
 project/scripts/build-qemu.sh --stock
 project/scripts/build-qemu.sh tests/unit/test-vfio-bar-wc tests/qtest/qmp-cmd-test \
     tests/qtest/device-introspect-test tests/qtest/qom-test \
     tests/unit/check-qjson tests/vfio-user-wc-server
-project/scripts/build-l1-qemu.sh
-project/scripts/fetch-guest.sh
-project/scripts/build-linux.sh
-project/scripts/build-linux.sh --stock
-project/scripts/build-kvm-selftest.sh
-. project/scripts/lib.sh
+wait "$guest_pid" || { cat "$guest_log"; die "fetch-guest.sh failed (log: $guest_log)"; }
+trap - EXIT
+cat "$guest_log"
 if [ ! -f "$BUILD/meson/build.ninja" ]; then
     meson setup "$BUILD/meson" -Dqemu_src="$BUILD/qemu/patched/src" >/dev/null
 fi

@@ -1,12 +1,10 @@
 #!/usr/bin/env python3
-"""The vfio-user test device server and a QEMU that talks QMP to the tests
-over a UNIX socket: real processes, real sockets.  The QMP client is
-QEMU's own (python/qemu/qmp, from the staged tree)."""
+"""The vfio-user test device server, and QEMU launched with it by QEMU's
+own QEMUMachine (python/qemu/machine, from the staged tree): real
+processes, real sockets."""
 
-import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,8 +18,8 @@ SERVER = BUILD / "qemu" / "patched" / "build" / "tests" / "vfio-user-wc-server"
 QEMU = BUILD / "qemu" / "patched" / "build" / "qemu-system-aarch64"
 
 sys.path.insert(0, str(BUILD / "qemu" / "patched" / "src" / "python"))
-from qemu.qmp import ConnectError  # noqa: E402
-from qemu.qmp.legacy import QEMUMonitorProtocol  # noqa: E402
+from qemu.machine import QEMUMachine  # noqa: E402
+from qemu.machine.qtest import QEMUQtestProtocol  # noqa: E402
 
 
 def wait_for(predicate, what, timeout=10.0):
@@ -65,103 +63,30 @@ class Server:
         return rc, stderr
 
 
-class QMPError(Exception):
-    def __init__(self, error):
-        super().__init__(error["desc"])
-        self.error = error
+def launch(*args, qemu=QEMU, accel="tcg", wrapper=(), qtest=False):
+    """qemu-system-aarch64 -M virt with @args on @accel, paused, launched:
+    a QEMUMachine (QEMU's own, python/qemu/machine).  With @qtest, a qtest
+    chardev too, its protocol .qtest, to program BARs as firmware would
+    (QEMUQtestMachine would impose the qtest accelerator)."""
+    vm = QEMUMachine(str(qemu), wrapper=wrapper, qmp_timer=60,
+                     args=["-M", "virt", "-accel", accel, "-nic", "none",
+                           "-S", *args])
+    if qtest:
+        path = os.path.join(vm.temp_dir, "qtest.sock")
+        vm.add_args("-chardev", f"socket,id=qtest,path={path},server=on,"
+                    "wait=off", "-qtest", "chardev:qtest")
+    vm.launch()
+    if qtest:
+        protocol = QEMUQtestProtocol(path)
+        protocol.connect()
+        vm.qtest = protocol.cmd
+    return vm
 
 
-class Qemu:
-    """qemu-system-aarch64 -M virt, paused, with QMP on a UNIX socket."""
-
-    def __init__(self, *args, accel=None, wrapper=(), qtest=False, qemu=QEMU):
-        self.dir = tempfile.TemporaryDirectory(prefix="qemu-wc-")
-        qmp_path = os.path.join(self.dir.name, "qmp.sock")
-        qtest_path = os.path.join(self.dir.name, "qtest.sock")
-        if accel is None:
-            accel = "qtest" if qtest else "tcg"
-        if qtest:
-            args = ("-chardev", f"socket,id=qtest,path={qtest_path},server=on,wait=off",
-                    "-qtest", "chardev:qtest", *args)
-        self.log = open(os.path.join(self.dir.name, "qemu.log"), "w+")
-        self.proc = subprocess.Popen(
-            [*wrapper, str(qemu), "-M", "virt", "-accel", accel, "-nic", "none",
-             "-display", "none", "-S", "-qmp", f"unix:{qmp_path},server=on,wait=off",
-             *args],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
-        self.qmp = None
-
-        def connected():
-            # The socket file appears at bind(), before QEMU listens.
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"QEMU exited: {self.output()}")
-            qmp = QEMUMonitorProtocol(qmp_path)
-            try:
-                qmp.connect()
-            except (ConnectError, OSError):
-                qmp.close()
-                return False
-            self.qmp = qmp
-            return True
-
-        wait_for(connected, "QEMU's QMP socket", timeout=60)
-        self.events = []
-        if qtest:
-            self.qtest = socket.socket(socket.AF_UNIX)
-            self.qtest.connect(qtest_path)
-            self.qtest_file = self.qtest.makefile("r")
-
-    def qtest_cmd(self, line):
-        """One qtest protocol command (docs/devel/testing/qtest.rst)."""
-        self.qtest.sendall(line.encode() + b"\n")
-        while True:
-            reply = self.qtest_file.readline().split()
-            if reply and reply[0] == "OK":
-                return reply[1:]
-            if not reply or reply[0] != "IRQ":
-                raise RuntimeError(f"qtest {line!r}: {reply}")
-
-    def output(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
-
-    def cmd(self, name, **args):
-        reply = self.qmp.cmd_raw(name, args or None)
-        if "error" in reply:
-            raise QMPError(reply["error"])
-        return reply["return"]
-
-    def wait_event(self, name, timeout=10.0):
-        for i, ev in enumerate(self.events):
-            if ev["event"] == name:
-                return self.events.pop(i)
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                ev = self.qmp.pull_event(wait=max(left, 0.001))
-            except asyncio.TimeoutError:
-                raise TimeoutError(f"no {name} event in {timeout} s: "
-                                   f"{self.output()[-2000:]}") from None
-            if ev["event"] == name:
-                return ev
-            self.events.append(ev)
-
-    def quit(self):
-        try:
-            self.cmd("quit")
-        except Exception:       # QEMU may close QMP before the reply
-            pass
-        try:
-            self.qmp.close()
-        except EOFError:        # QEMU has closed its end, as quit does
-            pass
-        rc = self.proc.wait(timeout=60)
-        out = self.output()
-        self.log.close()
-        self.dir.cleanup()
-        return rc, out
+def stop(vm):
+    """Quit QEMU @vm: (its exit status, its output)."""
+    vm.shutdown(timeout=60)
+    return vm.exitcode(), vm.get_log()
 
 
 def vfio_user_device(server, **props):
@@ -179,20 +104,20 @@ def hotplug_cycles(q, server, cycles):
                                                **{"bar2-wc": mode}))
         assert [d["device-id"] for d in q.cmd("query-vfio-pci-bars")] == ["wc0"]
         q.cmd("device_del", id="wc0")
-        q.wait_event("DEVICE_DELETED", timeout=60)
+        q.event_wait("DEVICE_DELETED", timeout=60)
         assert q.cmd("query-vfio-pci-bars") == []
 
 
 def run_hotplug(cycles, **qemu_args):
-    """A QEMU (@qemu_args as for Qemu) with a root port, through
+    """A QEMU (@qemu_args as for launch()) with a root port, through
     @cycles hot-plug cycles on a server of its own: (its exit status, its
     output)."""
     server = Server()
-    q = Qemu("-device", "pcie-root-port,id=rp0,chassis=1", **qemu_args)
+    q = launch("-device", "pcie-root-port,id=rp0,chassis=1", **qemu_args)
     try:
         hotplug_cycles(q, server, cycles)
     finally:
-        rc, out = q.quit()
+        rc, out = stop(q)
         server.stop()
     return rc, out
 
@@ -212,8 +137,11 @@ def map_bar(q, slot, index, address):
     """Program a 32-bit memory or I/O BAR of the device in @slot of bus 0
     (an I/O address is relative to VIRT_PCI_PIO) and enable memory and
     I/O decoding, through the qtest protocol."""
-    q.qtest_cmd(f"writel {ecam(slot, 0x10 + 4 * index):#x} {address:#x}")
-    q.qtest_cmd(f"writew {ecam(slot, 0x04):#x} 0x3")
+    for command in (f"writel {ecam(slot, 0x10 + 4 * index):#x} {address:#x}",
+                    f"writew {ecam(slot, 0x04):#x} 0x3"):
+        reply = q.qtest(command)
+        if reply.split()[:1] != ["OK"]:
+            raise RuntimeError(f"qtest {command!r}: {reply!r}")
 
 
 def main():
@@ -224,15 +152,15 @@ def main():
     props = dict(arg.split("=", 1) for arg in sys.argv[1:])
     server = Server()
     try:
-        q = Qemu("-device", json.dumps(vfio_user_device(server, id="wc0",
-                                                        addr="0x3", **props)),
-                 accel="tcg", qtest=True)
+        q = launch("-device", json.dumps(vfio_user_device(server, id="wc0",
+                                                          addr="0x3", **props)),
+                   qtest=True)
         map_bar(q, 3, 0, VIRT_PCI_MMIO + 0x100000)
         map_bar(q, 3, 1, 0x1000)
         map_bar(q, 3, 2, VIRT_PCI_MMIO)
         print(q.cmd("human-monitor-command",
-                    **{"command-line": "info vfio-bars"}).replace("\r", ""), end="")
-        q.quit()
+                    command_line="info vfio-bars").replace("\r", ""), end="")
+        stop(q)
     finally:
         server.stop()
 
