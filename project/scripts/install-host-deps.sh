@@ -24,7 +24,7 @@ PKGS=(
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross
     libjson-c-dev libcmocka-dev python3-ply python3-git
     ipxe-qemu gdb python3-sphinx python3-sphinx-rtd-theme quilt
-    debhelper kmod rsync python3-pytest libssl-dev libelf-dev libdw-dev dwarves
+    debhelper kmod rsync python3-pytest strace libssl-dev libelf-dev libdw-dev dwarves
     libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-efi-aarch64
 )
 BACKPORT_PKGS=(meson python3-pycotap)

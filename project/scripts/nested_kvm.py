@@ -8,8 +8,8 @@ provides and L1 binds to vfio-pci.
   L1  the Linux series' kernel (project/scripts/build-linux.sh), an initramfs of
       busybox-static (Debian bookworm, arm64), the KVM and vfio selftests
       that project/nested/selftests lists, and the L1 QEMU
-      (project/scripts/build-l1-qemu.sh) with qmp-call (/init:
-      project/nested/init)
+      (project/scripts/build-l1-qemu.sh) with qmp-call, and the host
+      check (project/host-check) (/init: project/nested/init)
   L2  (l2_modes) the patched L1 kernel again, with project/guest/bar-access as
       /init, on the BAR that L1 QEMU passes through with vfio-pci
 
@@ -52,6 +52,9 @@ INIT = TOP / "project" / "nested" / "init"
 INITRAMFS = NESTED / "l1.cpio"
 L1_QEMU = BUILD / "qemu" / "l1" / "build" / "qemu-system-aarch64.stripped"
 QMP_CALL = guest.PROGRAMS / "project" / "nested" / "qmp-call"
+# The host check (project/host-check), which /init runs alone with
+# nested.host-check: run(host_check=True).
+HOST_CHECK = guest.PROGRAMS / "project" / "host-check" / "wc-host-check-aarch64"
 L2_FILES = {"l1/qemu-system-aarch64": L1_QEMU, "l1/qmp-call": QMP_CALL,
             "l1/bar-access": guest.GUEST_PROGRAM,
             "l2/Image": KERNEL["patched"],
@@ -76,7 +79,8 @@ def selftest_names():
 def build_initramfs():
     """L1's initramfs: busybox, the selftests and their list, /init."""
     binaries = [SELFTESTS / name for name in selftest_names()]
-    inputs = (*binaries, SELFTEST_LIST, BUSYBOX, INIT, *L2_FILES.values())
+    inputs = (*binaries, SELFTEST_LIST, BUSYBOX, INIT, *L2_FILES.values(),
+              HOST_CHECK)
     if INITRAMFS.exists() and all(INITRAMFS.stat().st_mtime >= p.stat().st_mtime
                                   for p in inputs):
         return INITRAMFS
@@ -93,10 +97,11 @@ def build_initramfs():
     for dest, path in L2_FILES.items():
         (root / dest).parent.mkdir(exist_ok=True)
         shutil.copy2(path, root / dest)
+    shutil.copy2(HOST_CHECK, root / "l1" / "wc-host-check")
     shutil.copy2(SELFTEST_LIST, root / "selftests")
     shutil.copy2(INIT, root / "init")
     for exe in ("bin/busybox", "init", "l1/qemu-system-aarch64", "l1/qmp-call",
-                "l1/bar-access"):
+                "l1/bar-access", "l1/wc-host-check"):
         (root / exe).chmod(0o755)
     files = subprocess.run("find . | LC_ALL=C sort", shell=True, cwd=root,
                            check=True, capture_output=True).stdout
@@ -217,16 +222,20 @@ def parse_l2(tests):
     return runs
 
 
-def run(qemu, kernel, l2_modes=(), timeout=1200, loud=False):
+def run(qemu, kernel, l2_modes=(), timeout=1200, loud=False, host_check=False):
     """Boot L1 on @qemu with @kernel; return ({selftest: Selftest}, the
     console log, the BAR's bytes in L0's backing file at the end).  With
     @l2_modes, L1 runs L1 QEMU and L2 once a bar2-wc mode instead of the
     selftests: parse_l2() reads those.  @loud: every kernel message on
-    the console (lockdep's warnings among them), not only errors."""
+    the console (lockdep's warnings among them), not only errors.
+    @host_check: L1 runs only the host check, "host-check" in the
+    result, with the device bound to vfio-pci."""
     initramfs = build_initramfs()
     append = "console=ttyAMA0 panic=-1 " + ("loglevel=7" if loud else "quiet")
     if l2_modes:
         append += " nested.l2=" + ",".join(l2_modes)
+    if host_check:
+        append += " nested.host-check"
     with tempfile.NamedTemporaryFile(prefix="nested-ivshmem-") as shm:
         shm.truncate(1 << 20)
         r = subprocess.run(
