@@ -22,9 +22,10 @@
  * no VM created.  It opens no vfio device or group (opening a vfio-pci
  * device enables and resets it) and writes nothing.  So it cannot ask
  * vfio-pci itself whether it offers the feature (VFIO_DEVICE_FEATURE_PROBE
- * needs the device open, which QEMU's realize does): it looks in
- * /proc/kallsyms for a function that the series adds and that compilers
- * keep (see series_symbols below), and says which it found.
+ * needs the device open, which QEMU's realize does): it looks for the
+ * member the series adds to struct vfio_pci_core_device in the kernel's
+ * BTF (/sys/kernel/btf), and without BTF infers it from functions of the
+ * series in /proc/kallsyms, and says which.
  *
  * Output: one "key: value" line a fact, then a line a device and an
  * indented line a BAR (shown folded here), e.g. in the nested test bed:
@@ -32,7 +33,7 @@
  *   wc-host-check: arm64 KVM host
  *   kernel: 7.1.8 (#1 SMP PREEMPT ...), aarch64, page size 4096
  *   stage2-default: Normal-NC: Linux 6.9 and later let KVM map ...
- *   region-memattr: offered: /proc/kallsyms has kvm_inject_dabt_alignment, ...
+ *   region-memattr: likely offered (inferred, no BTF of vfio_pci_core ...
  *   kvm: /dev/kvm, API version 12
  *   kvm-cacheable-pfnmap: known (Linux 6.17 and later), answered for a VM ...
  *   kvm-fwb: yes: the kernel log says "CPU features: detected: Stage-2 ..."
@@ -51,6 +52,7 @@
  * Copyright (c) 2026 QEMU arm64 WC project
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -83,7 +85,9 @@
 #define PCI_STD_NUM_BARS 6
 #define PCI_DEVICES "/sys/bus/pci/devices"
 
-enum tristate { NO, YES, UNKNOWN };
+enum tristate { TRI_NO, TRI_YES, TRI_UNKNOWN };
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* What decides the predictions, for every BAR of every device. */
 static struct host {
@@ -97,14 +101,17 @@ static struct host {
 } host;
 
 /*
- * Functions that only a kernel with the series has, with what each tells:
- * the series adds VFIO_DEVICE_FEATURE_REGION_MEMATTR in a static function
- * of vfio_pci_core.c that compilers inline into the feature ioctl, so it
- * has no symbol; these two survive.  KVM is built into every arm64 kernel
- * that has it, so the first is there whenever the whole series is; a
- * kernel that carried the vfio-pci patch alone would show only the second,
- * and only with nvgrace-gpu loaded.  QEMU's realize, which probes the
- * feature on the open device, has the last word.
+ * The series adds this member to struct vfio_pci_core_device
+ * (include/linux/vfio_pci_core.h): a kernel with BTF names it in the type
+ * information of vfio_pci_core, which is world-readable.
+ */
+#define SERIES_BTF_MEMBER "bar_memattr_fixed"
+
+/*
+ * Without BTF, functions that a kernel with the whole series has: the
+ * feature itself is a static function of vfio_pci_core.c that compilers
+ * inline into the feature ioctl, so it has no symbol.  They are only
+ * evidence: a kernel could carry the KVM patch without the vfio-pci one.
  */
 static const struct {
     const char *name;
@@ -179,51 +186,115 @@ static void check_kernel(const struct utsname *u)
              "Device-nGnRE at stage 2");
 }
 
-/* Whether the running kernel's vfio-pci offers the series' feature. */
-static void check_memattr(void)
+/*
+ * Whether the BTF file @path names SERIES_BTF_MEMBER: TRI_UNKNOWN where
+ * it cannot be read.
+ */
+static enum tristate btf_names_member(const char *path)
 {
-    FILE *f = fopen("/proc/kallsyms", "re");
-    char line[512], name[256];
-    bool seen_any = false;
+    /* BTF's strings are NUL-terminated: the needle is a whole name. */
+    static const char needle[] = "\0" SERIES_BTF_MEMBER;
+    FILE *f = fopen(path, "re");
+    char *data = NULL;
+    size_t len = 0, got;
+    enum tristate found = TRI_UNKNOWN;
 
     if (!f) {
-        host.memattr = UNKNOWN;
-        printf("region-memattr: unknown: /proc/kallsyms: %s\n",
-               strerror(errno));
-        return;
+        return TRI_UNKNOWN;
     }
-    while (fgets(line, sizeof(line), f)) {
+    do {
+        char *grown = realloc(data, len + 65536);
+
+        if (!grown) {
+            goto out;
+        }
+        data = grown;
+        got = fread(data + len, 1, 65536, f);
+        len += got;
+    } while (got == 65536);
+    if (!ferror(f)) {
+        found = memmem(data, len, needle, sizeof(needle)) ? TRI_YES : TRI_NO;
+    }
+out:
+    free(data);
+    fclose(f);
+    return found;
+}
+
+/*
+ * Whether the kernel has a function of series_symbols (its name in
+ * @which), or TRI_UNKNOWN.
+ */
+static enum tristate kallsyms_has_series_symbol(const char **which)
+{
+    FILE *f = fopen("/proc/kallsyms", "re");
+    char *line = NULL, name[256];
+    size_t size = 0;
+    bool seen_any = false;
+    enum tristate found = TRI_NO;
+
+    if (!f) {
+        return TRI_UNKNOWN;
+    }
+    while (found == TRI_NO && getline(&line, &size, f) > 0) {
         if (sscanf(line, "%*s %*s %255s", name) != 1) {
             continue;
         }
         seen_any = true;
-        for (size_t i = 0;
-             i < sizeof(series_symbols) / sizeof(series_symbols[0]); i++) {
+        for (size_t i = 0; i < ARRAY_SIZE(series_symbols); i++) {
             if (strcmp(name, series_symbols[i].name) == 0) {
-                fclose(f);
-                host.memattr = YES;
-                printf("region-memattr: offered: /proc/kallsyms has %s, "
-                       "%s\n", series_symbols[i].name,
-                       series_symbols[i].what);
-                return;
+                *which = series_symbols[i].name;
+                found = TRI_YES;
             }
         }
     }
+    free(line);
     fclose(f);
-    if (!seen_any) {
-        host.memattr = UNKNOWN;
-        printf("region-memattr: unknown: /proc/kallsyms is empty "
-               "(a kernel without CONFIG_KALLSYMS)\n");
+    return seen_any ? found : TRI_UNKNOWN;
+}
+
+/*
+ * Whether the running kernel's vfio-pci offers the series' feature: from
+ * the BTF of vfio_pci_core (a module, loaded) or of vmlinux (vfio-pci
+ * built in), else inferred from /proc/kallsyms.
+ */
+static void check_memattr(void)
+{
+    const char *btf = NULL, *which = NULL;
+
+    if (!access("/sys/kernel/btf/vfio_pci_core", R_OK)) {
+        btf = "/sys/kernel/btf/vfio_pci_core";
+    } else if (!access("/sys/module/vfio_pci_core", F_OK) &&
+               access("/sys/module/vfio_pci_core/initstate", F_OK)) {
+        /* Built in: its types are vmlinux's. */
+        btf = "/sys/kernel/btf/vmlinux";
+    }
+    host.memattr = btf ? btf_names_member(btf) : TRI_UNKNOWN;
+    if (host.memattr != TRI_UNKNOWN) {
+        printf("region-memattr: %s: the BTF of vfio_pci_core (%s) %s "
+               "struct vfio_pci_core_device." SERIES_BTF_MEMBER "\n",
+               host.memattr == TRI_YES ? "offered" : "not offered", btf,
+               host.memattr == TRI_YES ? "has" : "has no");
         return;
     }
-    host.memattr = NO;
-    printf("region-memattr: not offered: /proc/kallsyms has none of "
-           "the series' functions (");
-    for (size_t i = 0; i < sizeof(series_symbols) / sizeof(series_symbols[0]);
-         i++) {
-        printf("%s%s", i ? ", " : "", series_symbols[i].name);
+    /* Inferred: say so, and predict as if offered only when evidence says. */
+    switch (kallsyms_has_series_symbol(&which)) {
+    case TRI_YES:
+        host.memattr = TRI_YES;
+        printf("region-memattr: likely offered (inferred, no BTF of "
+               "vfio_pci_core to read): /proc/kallsyms has %s; QEMU's "
+               "probe at realize decides\n", which);
+        break;
+    case TRI_NO:
+        host.memattr = TRI_NO;
+        printf("region-memattr: likely not offered (inferred, no BTF of "
+               "vfio_pci_core to read): /proc/kallsyms has none of the "
+               "series' functions; QEMU's probe at realize decides\n");
+        break;
+    default:
+        printf("region-memattr: unknown: neither the BTF of vfio_pci_core "
+               "nor /proc/kallsyms could be read\n");
     }
-    printf("): a kernel without VFIO_DEVICE_FEATURE_REGION_MEMATTR\n");
 }
 
 /* A "CPU features: detected: @desc" line in the kernel log. */
@@ -239,12 +310,12 @@ static enum tristate kernel_log_has(const char *desc)
         log = size > 0 ? malloc(size + 1) : NULL;
         len = log ? klogctl(3 /* SYSLOG_ACTION_READ_ALL */, log, size) : -1;
         if (len < 0) {
-            return UNKNOWN;
+            return TRI_UNKNOWN;
         }
         log[len] = 0;
     }
     snprintf(needle, sizeof(needle), "CPU features: detected: %s", desc);
-    return strstr(log, needle) ? YES : NO;
+    return strstr(log, needle) ? TRI_YES : TRI_NO;
 }
 
 /* @fd: /dev/kvm, opened read-only, or -1 and @open_errno. */
@@ -253,7 +324,11 @@ static void check_kvm(int fd, int open_errno)
     int r;
 
     if (fd < 0) {
-        printf("kvm: none: /dev/kvm: %s\n", strerror(open_errno));
+        /* KVM is there; only its capability lines need root. */
+        host.kvm = open_errno == EACCES || open_errno == EPERM;
+        printf("kvm: %s: /dev/kvm: %s\n",
+               host.kvm ? "present, capabilities unread (run as root)"
+                        : "none", strerror(open_errno));
         return;
     }
     r = ioctl(fd, KVM_GET_API_VERSION, 0);
@@ -279,11 +354,11 @@ static void check_kvm(int fd, int open_errno)
                  "memory cacheable at stage 2");
     }
     switch (kernel_log_has("Stage-2 Force Write-Back")) {
-    case YES:
+    case TRI_YES:
         printf("kvm-fwb: yes: the kernel log says \"CPU features: detected: "
                "Stage-2 Force Write-Back\"\n");
         break;
-    case NO:
+    case TRI_NO:
         printf("kvm-fwb: not in the kernel log (no FWB, or the boot "
                "messages have rotated out)\n");
         break;
@@ -338,8 +413,13 @@ static void print_predictions(const struct bar *b, const char *driver)
     const char *auto_type = host.nc_default
         ? "Normal-NC at stage 2 (the host's default)"
         : "Device-nGnRE at stage 2 (the host's default before Linux 6.9)";
-    bool nvgrace_memory = strcmp(driver, "nvgrace_gpu_vfio_pci") == 0 &&
-                          (b->nr == 2 || b->nr == 4);
+    /*
+     * nvgrace-gpu emulates BARs 2-5 (two 64-bit BARs over its device
+     * memory) in config space and region info: sysfs shows the physical
+     * BARs, not what QEMU sees.
+     */
+    bool nvgrace_emulated = strcmp(driver, "nvgrace_gpu_vfio_pci") == 0 &&
+                            b->nr >= 2;
 
     printf(" bar%u-wc: ", b->nr);
     if (!host.kvm) {
@@ -347,49 +427,56 @@ static void print_predictions(const struct bar *b, const char *driver)
         return;
     }
     fail[0] = 0;
-    switch (b->kind) {
-    case BAR_IO:
-        printf("auto -> no type: QEMU traps the I/O BAR; ");
-        snprintf(fail, sizeof(fail), "BAR %u is an I/O BAR", b->nr);
-        break;
-    case BAR_UPPER_HALF:
-        printf("auto -> no type: the upper half of BAR %u; ", b->nr - 1);
+    if (nvgrace_emulated && b->nr % 2) {
+        printf("auto -> no type: the upper half of nvgrace-gpu's emulated "
+               "BAR %u; ", b->nr - 1);
         snprintf(fail, sizeof(fail), "BAR %u is the upper half of 64-bit "
                  "BAR %u: set bar%u-wc", b->nr, b->nr - 1, b->nr - 1);
-        break;
-    case BAR_NONE:
-        printf("auto -> no type: not implemented; ");
-        snprintf(fail, sizeof(fail), "BAR %u is not implemented", b->nr);
-        break;
-    default:
-        if (strcmp(mmap, "no") == 0) {
-            printf("auto -> no type: QEMU traps the BAR; ");
-            snprintf(fail, sizeof(fail), "the host does not let QEMU mmap "
-                     "BAR %u", b->nr);
-        } else if (strcmp(mmap, "sub-page") == 0) {
-            printf("auto -> %s where the guest places the BAR at the start "
-                   "of a page, else QEMU traps it; ",
-                   host.arm64 ? auto_type : "the guest's own type");
-            snprintf(fail, sizeof(fail), "BAR %u is smaller than a host "
-                     "page", b->nr);
-        } else if (!host.arm64) {
-            printf("auto -> the guest's own type: KVM on %s takes no type "
-                   "from the host mapping; ", host.arch);
-            snprintf(fail, sizeof(fail), "KVM on %s cannot enforce a memory "
-                     "type", host.arch);
-        } else if (nvgrace_memory) {
-            printf("auto -> nvgrace-gpu's own mapping of its device memory "
-                   "(cacheable where KVM maps cacheable PFNMAP); ");
-            snprintf(fail, sizeof(fail), host.memattr == NO
-                     ? "the host's vfio-pci does not offer "
-                       "VFIO_DEVICE_FEATURE_REGION_MEMATTR"
-                     : "nvgrace-gpu maps its device memory BAR itself and "
-                       "refuses a memory attribute (EINVAL)");
-        } else {
-            printf("auto -> %s; ", auto_type);
-            if (host.memattr == NO) {
-                snprintf(fail, sizeof(fail), "the host's vfio-pci does not "
-                         "offer VFIO_DEVICE_FEATURE_REGION_MEMATTR");
+    } else if (nvgrace_emulated) {
+        printf("auto -> nvgrace-gpu's own mapping of its device memory "
+               "(emulated BAR: sysfs does not show it); ");
+        snprintf(fail, sizeof(fail), host.memattr == TRI_NO
+                 ? "the host's vfio-pci does not offer "
+                   "VFIO_DEVICE_FEATURE_REGION_MEMATTR"
+                 : "nvgrace-gpu maps its device memory BAR itself and "
+                   "refuses a memory attribute (EINVAL)");
+    } else {
+        switch (b->kind) {
+        case BAR_IO:
+            printf("auto -> no type: QEMU traps the I/O BAR; ");
+            snprintf(fail, sizeof(fail), "BAR %u is an I/O BAR", b->nr);
+            break;
+        case BAR_UPPER_HALF:
+            printf("auto -> no type: the upper half of BAR %u; ", b->nr - 1);
+            snprintf(fail, sizeof(fail), "BAR %u is the upper half of 64-bit "
+                     "BAR %u: set bar%u-wc", b->nr, b->nr - 1, b->nr - 1);
+            break;
+        case BAR_NONE:
+            printf("auto -> no type: not implemented; ");
+            snprintf(fail, sizeof(fail), "BAR %u is not implemented", b->nr);
+            break;
+        default:
+            if (strcmp(mmap, "no") == 0) {
+                printf("auto -> no type: QEMU traps the BAR; ");
+                snprintf(fail, sizeof(fail), "the host does not let QEMU mmap "
+                         "BAR %u", b->nr);
+            } else if (strcmp(mmap, "sub-page") == 0) {
+                printf("auto -> %s where the guest places the BAR at the start "
+                       "of a page, else QEMU traps it; ",
+                       host.arm64 ? auto_type : "the guest's own type");
+                snprintf(fail, sizeof(fail), "BAR %u is smaller than a host "
+                         "page", b->nr);
+            } else if (!host.arm64) {
+                printf("auto -> the guest's own type: KVM on %s takes no type "
+                       "from the host mapping; ", host.arch);
+                snprintf(fail, sizeof(fail), "KVM on %s cannot enforce a "
+                         "memory type", host.arch);
+            } else {
+                printf("auto -> %s; ", auto_type);
+                if (host.memattr == TRI_NO) {
+                    snprintf(fail, sizeof(fail), "the host's vfio-pci does not "
+                             "offer VFIO_DEVICE_FEATURE_REGION_MEMATTR");
+                }
             }
         }
     }
@@ -400,9 +487,9 @@ static void print_predictions(const struct bar *b, const char *driver)
     }
     printf("on -> %sNormal-NC at stage 2, host mapping WC%s; "
            "off -> %sDevice-nGnRE at stage 2\n",
-           host.memattr == UNKNOWN ? "with the series " : "",
+           host.memattr == TRI_UNKNOWN ? "with the series " : "",
            b->prefetchable ? "" : " (QEMU warns: not prefetchable)",
-           host.memattr == UNKNOWN ? "with the series " : "");
+           host.memattr == TRI_UNKNOWN ? "with the series " : "");
 }
 
 static void print_bars(int dir, const char *driver)
@@ -451,15 +538,17 @@ static void print_bars(int dir, const char *driver)
  */
 static bool print_devices(void)
 {
-    DIR *d = opendir(PCI_DEVICES);
-    struct dirent *e;
+    struct dirent **names;
+    int n = scandir(PCI_DEVICES, &names, NULL, alphasort);
+    int devices = open(PCI_DEVICES, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     unsigned found = 0;
 
-    if (!d) {
+    if (n < 0 || devices < 0) {
         printf("devices: unknown: %s: %s\n", PCI_DEVICES, strerror(errno));
         return false;
     }
-    while ((e = readdir(d))) {
+    for (int i = 0; i < n; i++) {
+        struct dirent *e = names[i];
         char drvbuf[PATH_MAX], grpbuf[PATH_MAX];
         char vendor[16] = "0x?", device[16] = "0x?";
         const char *driver, *group;
@@ -469,7 +558,7 @@ static bool print_devices(void)
         if (e->d_name[0] == '.') {
             continue;
         }
-        dir = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        dir = openat(devices, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir < 0) {
             continue;
         }
@@ -488,7 +577,11 @@ static bool print_devices(void)
         }
         close(dir);
     }
-    closedir(d);
+    for (int i = 0; i < n; i++) {
+        free(names[i]);
+    }
+    free(names);
+    close(devices);
     if (!found) {
         printf("devices: none bound to vfio-pci or a variant driver\n");
     }
@@ -506,7 +599,10 @@ int main(int argc, char **argv)
         return 1;
     }
     /* The first line says whether this host is what the rest is about. */
-    uname(&u);
+    if (uname(&u) < 0) {
+        perror("wc-host-check: uname");
+        return 1;
+    }
     host.arch = u.machine;
     host.arm64 = strcmp(u.machine, "aarch64") == 0;
     kvm_fd = open("/dev/kvm", O_RDONLY | O_CLOEXEC);
@@ -514,11 +610,11 @@ int main(int argc, char **argv)
     if (!host.arm64) {
         printf("wc-host-check: not an arm64 KVM host: this is %s; barN-wc "
                "under KVM is for arm64 hosts\n", u.machine);
-    } else if (kvm_fd < 0) {
+    } else if (kvm_fd < 0 && kvm_errno != EACCES && kvm_errno != EPERM) {
         printf("wc-host-check: not an arm64 KVM host: /dev/kvm: %s%s\n",
                strerror(kvm_errno), kvm_errno == ENOENT
                ? " (KVM needs the kernel booted at EL2, with CONFIG_KVM)"
-               : " (run it as root)");
+               : "");
     } else {
         printf("wc-host-check: arm64 KVM host\n");
     }
