@@ -20,10 +20,11 @@ project/scripts/install-host-deps.sh
 project/scripts/fetch-qemu.sh >/dev/null
 mkdir -p "$BUILD/guest"
 guest_log=$BUILD/guest/fetch-guest.log
-project/scripts/fetch-guest.sh >"$guest_log" 2>&1 &
+# In a session of its own, so that a failed QEMU build, which ends this
+# script, stops the download and the apt-get or dpkg-deb it runs too.
+setsid project/scripts/fetch-guest.sh >"$guest_log" 2>&1 &
 guest_pid=$!
-# A failed QEMU build ends the script: not with the download running on.
-trap 'kill "$guest_pid" 2>/dev/null || true' EXIT
+trap 'kill -- -"$guest_pid" 2>/dev/null || true' EXIT
 project/scripts/build-qemu.sh --stock
 project/scripts/build-qemu.sh tests/unit/test-vfio-bar-wc tests/qtest/qmp-cmd-test \
     tests/qtest/device-introspect-test tests/qtest/qom-test \
@@ -31,8 +32,14 @@ project/scripts/build-qemu.sh tests/unit/test-vfio-bar-wc tests/qtest/qmp-cmd-te
 wait "$guest_pid" || { cat "$guest_log"; die "fetch-guest.sh failed (log: $guest_log)"; }
 trap - EXIT
 cat "$guest_log"
+# meson reconfigures when a test file it read changes, but cannot see a
+# new one: the list of test files decides too.
+tests=$(cd project/tests && ls test_*.py)
 if [ ! -f "$BUILD/meson/build.ninja" ]; then
     meson setup "$BUILD/meson" -Dqemu_src="$BUILD/qemu/patched/src" >/dev/null
+elif [ "$tests" != "$(cat "$BUILD/meson/test-files" 2>/dev/null)" ]; then
+    meson setup --reconfigure "$BUILD/meson" >/dev/null
 fi
+echo "$tests" >"$BUILD/meson/test-files"
 meson compile -C "$BUILD/meson"
 note "the project's programs: $BUILD/meson"

@@ -7,6 +7,8 @@ line a test for meson.build (its meson name, suite and node id);
 from the tests' docstrings.
 """
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,7 +20,7 @@ sys.path.insert(0, str(TOP / "project" / "scripts"))
 # suite: (in the default run, what it holds)
 SUITES = {
     "quick": (True, "no guest boot: the TCG system tests, QMP, bad input, "
-              "vfio-user, libvirt, the tools"),
+              "vfio-user, libvirt, the host check, the fetch scripts"),
     "guest": (True, "an aarch64 Linux guest under TCG"),
     "slow": (True, "minutes each: upstream's suites on stock and patched "
              "QEMU, the series check, the docs"),
@@ -132,12 +134,10 @@ def pytest_sessionfinish(session, exitstatus):
     # pytest exits 0 when a test skips: meson must not count that as a
     # pass (check.sh counts it as a failure).
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if exitstatus == pytest.ExitCode.OK and reporter and \
+    if "MESON_TEST_ITERATION" in os.environ and \
+            exitstatus == pytest.ExitCode.OK and reporter and \
             reporter.stats.get("skipped"):
         session.exitstatus = MESON_SKIP
-
-
-import vfio_user  # noqa: E402
 
 
 @pytest.fixture
@@ -145,7 +145,26 @@ def vfio_user_server():
     """The series' vfio-user test server (tests/vfio-user-wc-server) on a
     socket of its own; stopped after the test, which fails unless it exits
     with 0."""
+    # Here, not at the top: it imports the staged tree's python/qemu, which
+    # listing the tests does not need.
+    import vfio_user
     server = vfio_user.Server()
     yield server
     rc, stderr = server.stop()
     assert rc == 0, f"the vfio-user server exited with {rc}: {stderr}"
+
+
+@pytest.fixture(scope="module")
+def linux_pristine():
+    """The staged Linux tree (build/linux/patched/src) whose tag pristine
+    is 7.1.8, staged first where the nested bed, which stages it too, was
+    not built."""
+    from wc import BUILD
+    tree = BUILD / "linux" / "patched" / "src"
+    if subprocess.run(["git", "-C", str(tree), "rev-parse", "-q", "--verify",
+                       "refs/tags/pristine"], capture_output=True).returncode:
+        r = subprocess.run([str(TOP / "project" / "scripts" / "series.py"),
+                            "--project", "linux", "stage"], text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=1800)
+        assert r.returncode == 0, r.stdout[-5000:]

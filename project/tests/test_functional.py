@@ -134,10 +134,9 @@ def test_project_vfio_user_hostile_replies_fail_on_stock():
     assert sorted(tap) == sorted(cases), r.stdout[-5000:]
     passed = sorted(c for c, line in tap.items() if line.startswith("ok "))
     assert passed == sorted(HOSTILE_GUARDS), r.stdout[-5000:]
-    # Patched QEMU refuses each of these within a second.
     for case in HOSTILE_HANGS_ON_STOCK:
         try:
-            r = run_functional(HOSTILE_TEST, "stock", "-k", case, timeout=15)
+            r = run_functional(HOSTILE_TEST, "stock", "-k", case, timeout=30)
         except subprocess.TimeoutExpired:
             subprocess.run(["pkill", "-9", "-f", str(QEMU["stock"])])
         else:

@@ -148,7 +148,7 @@ def test_libvirt_domxml_to_native_user_page():
     assert files[formats[disk["drive"]]] == page.find("devices/disk/source").get("file")
 
 
-def test_libvirt_domain_vfio_user_report():
+def test_libvirt_domain_vfio_user_report(vfio_user_server):
     """libvirt: the user page's domain and virsh commands, on the patched QEMU under TCG with a vfio-user-pci for its <hostdev>: the report of bar0-wc=off and bar2-wc=on through virsh qemu-monitor-command, under the hostdev's alias; destroyed, nothing is left
 
     Changed, besides type='qemu' and the CPU max (no KVM for aarch64
@@ -169,24 +169,20 @@ def test_libvirt_domain_vfio_user_report():
     properties = override_properties(domain)[alias]
     domain.remove(override)
     name = domain.find("name").text
-    server = vu.Server()
-    try:
-        cmdline = ET.SubElement(domain, f"{{{LIBVIRT_NS}}}commandline")
-        ET.SubElement(cmdline, f"{{{LIBVIRT_NS}}}arg", value="-device")
-        ET.SubElement(cmdline, f"{{{LIBVIRT_NS}}}arg", value=json.dumps(
-            vu.vfio_user_device(server, id=alias, **properties)))
-        with libvirt_bed.Libvirt(emulators={EMULATOR: str(QEMU["patched"])}) as lv:
-            disk = lv.private(domain.find("devices/disk/source").get("file"))
-            disk.parent.mkdir(parents=True)
-            disk.write_bytes(b"")
-            (lv.dir / "barwc.xml").write_text(ET.tostring(domain, encoding="unicode"))
-            results = lv.run(commands + [
-                f"virsh destroy {name}",
-                f"virsh undefine {name} --nvram",
-                "virsh list --all --name",
-                f"pgrep -f '[g]uest={name}' || echo none"])
-    finally:
-        server.stop()
+    cmdline = ET.SubElement(domain, f"{{{LIBVIRT_NS}}}commandline")
+    ET.SubElement(cmdline, f"{{{LIBVIRT_NS}}}arg", value="-device")
+    ET.SubElement(cmdline, f"{{{LIBVIRT_NS}}}arg", value=json.dumps(
+        vu.vfio_user_device(vfio_user_server, id=alias, **properties)))
+    with libvirt_bed.Libvirt(emulators={EMULATOR: str(QEMU["patched"])}) as lv:
+        disk = lv.private(domain.find("devices/disk/source").get("file"))
+        disk.parent.mkdir(parents=True)
+        disk.write_bytes(b"")
+        (lv.dir / "barwc.xml").write_text(ET.tostring(domain, encoding="unicode"))
+        results = lv.run(commands + [
+            f"virsh destroy {name}",
+            f"virsh undefine {name} --nvram",
+            "virsh list --all --name",
+            f"pgrep -f '[g]uest={name}' || echo none"])
     for cmd, rc, text in results:
         assert rc == 0, (cmd, text)
     output = {cmd: text for cmd, _, text in results}

@@ -211,17 +211,6 @@ def assert_series_applied(tree):
 
 
 @pytest.fixture(scope="module")
-def linux_pristine():
-    """The staged Linux tree whose tag pristine is 7.1.8, staged first where
-    the nested bed, which stages it too, was not built."""
-    if run(["git", "-C", str(LINUX_SRC), "rev-parse", "-q", "--verify",
-            "refs/tags/pristine"]).returncode != 0:
-        r = run([str(TOP / "project" / "scripts" / "series.py"), "--project",
-                 "linux", "stage"], timeout=1800)
-        assert r.returncode == 0, r.stdout[-5000:]
-
-
-@pytest.fixture(scope="module")
 def prepared_home(linux_pristine):
     """A home in which the runbook's kernel lines have run up to the git am
     loop; removed afterwards (the tree is 1.8 GB)."""
