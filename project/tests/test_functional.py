@@ -5,6 +5,7 @@ the patched QEMU and on stock 10.2.2."""
 
 import os
 import re
+import signal
 import subprocess
 
 import pytest
@@ -29,27 +30,32 @@ HOSTILE_GUARDS = ("test_bar_shrinks_between_reads", "test_good_caps")
 HOSTILE_HANGS_ON_STOCK = ("test_cap_loop", "test_argsz_grows")
 
 
+def functional_env(flavour, src="patched", **extra_env):
+    """The environment of a test in QEMU's tests/functional framework with
+    the @flavour QEMU, through the @src tree's qemu_test.  The series' test
+    directory is on its path and the patched build's libvfio-user on the
+    loader's, for the series' server and helpers, and project/scripts, for
+    the guest's table."""
+    src_dir = BUILD / "qemu" / src / "src"
+    return dict(os.environ,
+                QEMU_TEST_QEMU_BINARY=str(QEMU[flavour]),
+                QEMU_BUILD_ROOT=str(QEMU_BUILD),
+                LD_LIBRARY_PATH=str(QEMU_BUILD / "subprojects" /
+                                    "libvfio-user" / "lib"),
+                PYTHONPATH=f"{src_dir / 'python'}:"
+                           f"{src_dir / 'tests' / 'functional'}:"
+                           f"{SERIES_FUNCTIONAL_TEST.parent}:"
+                           f"{TOP / 'project' / 'scripts'}",
+                **extra_env)
+
+
 def run_functional(test, flavour, *args, src="patched", timeout=300,
                    **extra_env):
     """@test, a test in QEMU's tests/functional framework, with the
-    @flavour QEMU and @args, through the @src tree's qemu_test: its run.
-    The series' test directory is on its path and the patched build's
-    libvfio-user on the loader's, for the series' server and helpers, and
-    project/scripts, for the guest's table."""
-    src_dir = BUILD / "qemu" / src / "src"
-    env = dict(os.environ,
-               QEMU_TEST_QEMU_BINARY=str(QEMU[flavour]),
-               QEMU_BUILD_ROOT=str(QEMU_BUILD),
-               LD_LIBRARY_PATH=str(QEMU_BUILD / "subprojects" / "libvfio-user"
-                                   / "lib"),
-               PYTHONPATH=f"{src_dir / 'python'}:"
-                          f"{src_dir / 'tests' / 'functional'}:"
-                          f"{SERIES_FUNCTIONAL_TEST.parent}:"
-                          f"{TOP / 'project' / 'scripts'}",
-               **extra_env)
+    @flavour QEMU and @args (functional_env()): its run."""
     # Debian's python3, which has pycotap, not whatever python3 PATH finds.
-    return run(["/usr/bin/python3", str(test), *args], env=env,
-               timeout=timeout)
+    return run(["/usr/bin/python3", str(test), *args],
+               env=functional_env(flavour, src, **extra_env), timeout=timeout)
 
 
 def functional_tap(text):
@@ -135,11 +141,18 @@ def test_project_vfio_user_hostile_replies_fail_on_stock():
     passed = sorted(c for c, line in tap.items() if line.startswith("ok "))
     assert passed == sorted(HOSTILE_GUARDS), r.stdout[-5000:]
     for case in HOSTILE_HANGS_ON_STOCK:
+        # A session of its own: the test's QEMU goes with it when killed.
+        proc = subprocess.Popen(["/usr/bin/python3", str(HOSTILE_TEST), "-k",
+                                 case], env=functional_env("stock"),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
         try:
-            r = run_functional(HOSTILE_TEST, "stock", "-k", case, timeout=30)
+            out, _ = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
-            subprocess.run(["pkill", "-9", "-f", str(QEMU["stock"])])
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
         else:
-            raise AssertionError(f"{case} ended on stock:\n{r.stdout[-3000:]}")
+            raise AssertionError(f"{case} ended on stock:\n{out[-3000:]}")
     print(f"  {len(cases) - len(HOSTILE_GUARDS)} failed, the guards passed, "
           f"{len(HOSTILE_HANGS_ON_STOCK)} hung")
