@@ -222,10 +222,10 @@ out:
 }
 
 /*
- * Whether the kernel has a function of series_symbols (its name in
+ * Whether the kernel has a function of series_symbols (its index in
  * @which), or TRI_UNKNOWN.
  */
-static enum tristate kallsyms_has_series_symbol(const char **which)
+static enum tristate kallsyms_has_series_symbol(size_t *which)
 {
     FILE *f = fopen("/proc/kallsyms", "re");
     char *line = NULL, name[256];
@@ -243,7 +243,7 @@ static enum tristate kallsyms_has_series_symbol(const char **which)
         seen_any = true;
         for (size_t i = 0; i < ARRAY_SIZE(series_symbols); i++) {
             if (strcmp(name, series_symbols[i].name) == 0) {
-                *which = series_symbols[i].name;
+                *which = i;
                 found = TRI_YES;
             }
         }
@@ -260,7 +260,8 @@ static enum tristate kallsyms_has_series_symbol(const char **which)
  */
 static void check_memattr(void)
 {
-    const char *btf = NULL, *which = NULL;
+    const char *btf = NULL;
+    size_t which = 0;
 
     if (!access("/sys/kernel/btf/vfio_pci_core", R_OK)) {
         btf = "/sys/kernel/btf/vfio_pci_core";
@@ -278,15 +279,15 @@ static void check_memattr(void)
         return;
     }
     /* Inferred: say so, and predict as if offered only when evidence says. */
-    switch (kallsyms_has_series_symbol(&which)) {
+    host.memattr = kallsyms_has_series_symbol(&which);
+    switch (host.memattr) {
     case TRI_YES:
-        host.memattr = TRI_YES;
         printf("region-memattr: likely offered (inferred, no BTF of "
-               "vfio_pci_core to read): /proc/kallsyms has %s; QEMU's "
-               "probe at realize decides\n", which);
+               "vfio_pci_core to read): /proc/kallsyms has %s, %s; QEMU's "
+               "probe at realize decides\n", series_symbols[which].name,
+               series_symbols[which].what);
         break;
     case TRI_NO:
-        host.memattr = TRI_NO;
         printf("region-memattr: likely not offered (inferred, no BTF of "
                "vfio_pci_core to read): /proc/kallsyms has none of the "
                "series' functions; QEMU's probe at realize decides\n");
