@@ -8,14 +8,11 @@ from the tests' docstrings.
 """
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-TOP = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(TOP / "project" / "scripts"))
+from wc import BUILD, TOP, run
 
 # suite: (in the default run, what it holds)
 SUITES = {
@@ -159,12 +156,16 @@ def linux_pristine():
     """The staged Linux tree (build/linux/patched/src) whose tag pristine
     is 7.1.8, staged first where the nested bed, which stages it too, was
     not built."""
-    from wc import BUILD
     tree = BUILD / "linux" / "patched" / "src"
-    if subprocess.run(["git", "-C", str(tree), "rev-parse", "-q", "--verify",
-                       "refs/tags/pristine"], capture_output=True).returncode:
-        r = subprocess.run([str(TOP / "project" / "scripts" / "series.py"),
-                            "--project", "linux", "stage"], text=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=1800)
+    if run(["git", "-C", str(tree), "rev-parse", "-q", "--verify",
+            "refs/tags/pristine"]).returncode:
+        r = run([str(TOP / "project" / "scripts" / "series.py"), "--project",
+                 "linux", "stage"], timeout=1800)
         assert r.returncode == 0, r.stdout[-5000:]
+
+
+@pytest.fixture(scope="session")
+def bed():
+    """The nested KVM bed with both L1 kernels, built if it is not."""
+    import nested_bed
+    nested_bed.build()

@@ -4,6 +4,7 @@ say that this is no arm64 KVM host and touch nothing, and in the nested
 bed's L1, an arm64 KVM host with an ivshmem-plain device bound to
 vfio-pci, on the series' kernel and on the unpatched Linux 7.1.8."""
 
+import functools
 import json
 import platform
 import re
@@ -13,7 +14,6 @@ import pytest
 
 import guest
 import nested_kvm
-from nested_bed import build
 from wc import BUILD, run
 
 HOST_CHECK = BUILD / "meson" / "project" / "host-check" / "wc-host-check"
@@ -179,22 +179,18 @@ def check_against_qemu(bars, runs, kernel):
 
 
 @pytest.fixture(scope="module")
-def l1_host_check():
+def l1_host_check(bed):
     """The host check in L1 on the @kernel L1 kernel, and L1 QEMU's
     realize of the device once a BAR and mode, L1 booted once a kernel:
     kernel -> (its output, its exit status, realize_runs(), L1's log)."""
-    build()
-    done = {}
-
+    @functools.cache
     def boot(kernel):
-        if kernel not in done:
-            tests, log, _ = nested_kvm.run(guest.QEMU["patched"],
-                                           nested_kvm.KERNEL[kernel],
-                                           host_check=True, timeout=1200)
-            t = tests.get("host-check")
-            assert t and t.status is not None, f"no host check:\n{log[-4000:]}"
-            done[kernel] = (t.log, t.status, realize_runs(tests), log)
-        return done[kernel]
+        tests, log, _ = nested_kvm.run(guest.QEMU["patched"],
+                                       nested_kvm.KERNEL[kernel],
+                                       host_check=True, timeout=1200)
+        t = tests.get("host-check")
+        assert t and t.status is not None, f"no host check:\n{log[-4000:]}"
+        return t.log, t.status, realize_runs(tests), log
     return boot
 
 

@@ -21,12 +21,11 @@ import pytest
 
 import libvirt_bed
 import vfio_user as vu
-from wc import QEMU, QEMU_SRC, TOP
+from wc import QEMU, QEMU_SRC, RUNBOOK
 
 pytestmark = pytest.mark.quick
 
 USER_PAGE = QEMU_SRC / "docs" / "system" / "devices" / "vfio-bar-wc.rst"
-RUNBOOK = TOP / "project" / "docs" / "real-host-runbook.rst"
 LIBVIRT_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
 ET.register_namespace("qemu", LIBVIRT_NS)
 # The domain's <emulator>: the installed patched QEMU of the runbook.

@@ -13,7 +13,7 @@ import guest
 import nested_kvm
 from guest import check_table, expected_table
 from nested_bed import (KVM_MEMATTR, MEMATTR_CASES, SERIES_SELFTESTS,
-                        VFIO_MEMATTR, build, memattr_results,
+                        VFIO_MEMATTR, memattr_results,
                         vfio_memattr_results)
 from test_series import assert_series_check
 
@@ -22,12 +22,6 @@ pytestmark = pytest.mark.nested
 # "kill": L1 QEMU killed while L2 runs, before the others, which then
 # show that L1 and its vfio-pci device outlive it.
 L2_MODES = ("kill", "on", "auto", "off")
-
-
-@pytest.fixture(scope="session")
-def bed():
-    """The bed with both L1 kernels, built if it is not."""
-    build()
 
 
 @pytest.fixture(scope="session")

@@ -23,13 +23,13 @@ KERNEL_REPORT = re.compile(r"^.*(BUG: |WARNING: |possible circular locking|"
 
 
 @pytest.fixture
-def bed():
+def patched_bed():
     """The nested bed with the patched L1 kernel (L2's), built if it is
     not; the debug kernel is the test's own build."""
     build(stock_kernel=False)
 
 
-def test_sanitizers_l1_lockdep_kasan(bed):
+def test_sanitizers_l1_lockdep_kasan(patched_bed):
     """opt-in tier: the series' L1 kernel with lockdep and KASAN
     (build-linux.sh --debug, its build time printed) runs the nested bed's
     selftests: vfio_memattr 20 of 20, vfio_pci_memattr_test 12 of 12 and

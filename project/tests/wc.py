@@ -14,6 +14,7 @@ QEMU = guest.QEMU
 QEMU_BUILD = BUILD / "qemu" / "patched" / "build"
 QEMU_SRC = BUILD / "qemu" / "patched" / "src"
 TCG_DIR = QEMU_BUILD / "tests" / "tcg" / "aarch64-softmmu"
+RUNBOOK = TOP / "project" / "docs" / "real-host-runbook.rst"
 MIB = 1 << 20
 
 
