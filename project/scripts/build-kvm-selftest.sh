@@ -31,10 +31,7 @@ done
 deb=$BUILD/nested/deb
 if [ ! -x "$deb/x/bin/busybox" ]; then
     note "downloading Debian's busybox-static (bookworm, arm64)"
-    private_apt_update
-    rm -rf "$deb" && mkdir -p "$deb"
-    (cd "$deb" && private_apt download busybox-static >/dev/null) ||
-        die "cannot download busybox-static"
-    dpkg-deb -x "$deb"/busybox-static_*.deb "$deb/x"
+    rm -rf "$deb"
+    dpkg-deb -x "$(download_deb bookworm busybox-static "$deb")" "$deb/x"
 fi
 note "busybox: $deb/x/bin/busybox"

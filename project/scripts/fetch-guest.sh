@@ -15,17 +15,13 @@ mkdir -p "$out"
 suite=bookworm-backports
 if [ ! -f "$out/vmlinuz" ] || ! grep -qs "($suite)" "$out/vmlinuz.version"; then
     note "downloading Debian's arm64 kernel (linux-image-arm64, $suite)"
-    private_apt_update
-    pkg=$(private_apt_cache -t "$suite" depends linux-image-arm64 2>/dev/null |
-          sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)/\1/p' | head -1)
-    [ -n "$pkg" ] || die "cannot resolve linux-image-arm64 in $suite"
-    rm -rf "$out/deb" && mkdir -p "$out/deb"
-    (cd "$out/deb" && private_apt -t "$suite" download "$pkg" >/dev/null) ||
-        die "cannot download $pkg"
-    dpkg-deb --fsys-tarfile "$out"/deb/*.deb |
+    rm -rf "$out/deb"
+    deb=$(download_deb "$suite" linux-image-arm64 "$out/deb" 'linux-image-[0-9][^ ]*')
+    dpkg-deb --fsys-tarfile "$deb" |
         tar -x -C "$out/deb" --wildcards './boot/vmlinuz-*'
     mv "$out"/deb/boot/vmlinuz-* "$out/vmlinuz"
-    echo "$pkg $(dpkg-deb -f "$out"/deb/*.deb Version) ($suite)" >"$out/vmlinuz.version"
+    echo "$(dpkg-deb -f "$deb" Package) $(dpkg-deb -f "$deb" Version) ($suite)" \
+        >"$out/vmlinuz.version"
     rm -rf "$out/deb"
 fi
 echo "guest kernel: $(cat "$out/vmlinuz.version")"

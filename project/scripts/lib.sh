@@ -147,6 +147,25 @@ private_apt_update() {
     fi
 }
 
+# Download Debian's arm64 package $2 of suite $1 into the directory $3
+# with the private apt configuration, never installing it; with a pattern
+# $4, the package of that name that $2 depends on instead (the versioned
+# kernel of linux-image-arm64).  Prints the .deb's path.
+download_deb() {
+    local suite=$1 pkg=$2 dir=$3 depends=${4:-}
+    private_apt_update >&2
+    if [ -n "$depends" ]; then
+        pkg=$(private_apt_cache -t "$suite" depends "$2" 2>/dev/null |
+              sed -n "s/^ *Depends: \($depends\)/\1/p" | head -1)
+        [ -n "$pkg" ] || die "cannot resolve $2 in $suite"
+    fi
+    mkdir -p "$dir"
+    rm -f "$dir/${pkg}_"*_arm64.deb
+    (cd "$dir" && private_apt -t "$suite" download "$pkg" >/dev/null) ||
+        die "cannot download $pkg ($suite)"
+    echo "$dir/${pkg}_"*_arm64.deb
+}
+
 # The options of build-qemu.sh and build-linux.sh: sets stage (empty with
 # --no-stage), stock (1 with --stock) and the array args (what follows).
 parse_build_options() {

@@ -15,7 +15,6 @@ import fnmatch
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import textwrap
 import time
@@ -25,9 +24,8 @@ import pytest
 
 import guest
 import vfio_user as vu
-from wc import BUILD, QEMU, QEMU_SRC, TOP, run
+from wc import BUILD, QEMU, QEMU_SRC, RUNBOOK, TOP, run
 
-RUNBOOK = TOP / "project" / "docs" / "real-host-runbook.rst"
 LINUX_SRC = BUILD / "linux" / "patched" / "src"
 LIB_SH = TOP / "project" / "scripts" / "lib.sh"
 # Debian's arm64 packages the tests take files from, fetched with the
@@ -110,30 +108,19 @@ def assert_installed(names):
 
 def private_apt_download(package, suite, depends_on=None):
     """Debian's arm64 @package from @suite in DEBIAN_DEBS, downloaded once
-    with lib.sh's private apt configuration; or, with @depends_on (a
-    pattern), the package of that name that @package depends on (as
-    fetch-guest.sh resolves linux-image-arm64).  Its path."""
+    by lib.sh's download_deb; or, with @depends_on (a pattern), the package
+    of that name that @package depends on.  Its path."""
     DEBIAN_DEBS.mkdir(parents=True, exist_ok=True)
     with open(DEBIAN_DEBS / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         stamp = DEBIAN_DEBS / f"{package}.{suite}"
         if stamp.exists() and (DEBIAN_DEBS / stamp.read_text()).exists():
             return DEBIAN_DEBS / stamp.read_text()
-        resolve = (f"pkg=$(private_apt_cache -t {suite} depends {package} | "
-                   f"sed -n 's/^ *Depends: \\({depends_on}\\)$/\\1/p' | head -1)"
-                   if depends_on else f"pkg={package}")
-        script = f"""
-            . {LIB_SH}
-            private_apt_update >&2
-            {resolve}
-            [ -n "$pkg" ] || die "{package} in {suite}: nothing to download"
-            cd {DEBIAN_DEBS} && private_apt -t {suite} download "$pkg" >&2
-            echo "$pkg"
-        """
-        r = subprocess.run(["bash", "-euo", "pipefail", "-c", script],
-                           text=True, capture_output=True)
-        assert r.returncode == 0, r.stderr[-3000:]
-        (deb,) = DEBIAN_DEBS.glob(f"{r.stdout.strip()}_*_arm64.deb")
+        r = run(["bash", "-euo", "pipefail", "-c",
+                 f'. {LIB_SH}; download_deb "$@"', "download_deb", suite,
+                 package, str(DEBIAN_DEBS), *([depends_on] if depends_on else [])])
+        assert r.returncode == 0, r.stdout[-3000:]
+        deb = Path(r.stdout.splitlines()[-1])
         stamp.write_text(deb.name)
         return deb
 
